@@ -1,0 +1,33 @@
+//! GetItem: read one item by its key.
+
+use serde_json::{Map, Value};
+
+use crate::error::ApiResult;
+use crate::model::capacity::read_units;
+use crate::model::size::item_size;
+use crate::model::value::item_to_json;
+
+use super::capacity::Consumed;
+use super::common::{enum_member, parse_key, resolve_table, str_member};
+use super::Ctx;
+
+/// Runs GetItem.
+pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
+    let projection = super::projection::ReadProjection::parse(&input)?;
+    let def = resolve_table(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
+    let (_, key) = parse_key(&def, input.get("Key").unwrap_or(&Value::Null))?;
+    let consistent = input.get("ConsistentRead").and_then(Value::as_bool).unwrap_or(false);
+
+    let item = ctx.storage.get_item(&def, &key).await?;
+
+    let mut out = Map::new();
+    let size = item.as_ref().map(item_size).unwrap_or(0);
+    if let Some(item) = item {
+        out.insert("Item".into(), item_to_json(&projection.apply(item)));
+    }
+    let rcc = enum_member(&input, "ReturnConsumedCapacity", "NONE");
+    if let Some(cc) = Consumed::table(read_units(size, consistent)).report(&def, rcc) {
+        out.insert("ConsumedCapacity".into(), cc);
+    }
+    Ok(Value::Object(out))
+}

@@ -1,0 +1,103 @@
+//! Server settings, layered as operators expect: built-in defaults, then a TOML file
+//! (`--config FILE`, or `dynamo-pg.toml` when present), then `DYNAMO_PG_*` environment variables,
+//! then command-line flags. The names here are a public contract: scripts depend on them.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// Command-line flags. Each one overrides the file and the environment.
+#[derive(Parser, Debug, Default)]
+#[command(name = "dynamo-pg", version, about = "A DynamoDB-compatible server that keeps its data in PostgreSQL")]
+pub struct Cli {
+    /// Configuration file (TOML). Default: dynamo-pg.toml in the working directory, if present.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to serve the DynamoDB API on [env: DYNAMO_PG_LISTEN] [default: 127.0.0.1:8000].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// PostgreSQL to keep the data in, e.g. postgres://user:pass@host/db [env: DYNAMO_PG_DATABASE_URL].
+    /// Without one, dynamo-pg starts and supervises its own PostgreSQL in --data-dir.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Data folder of the embedded PostgreSQL [env: DYNAMO_PG_DATA_DIR] [default: ./dynamo-pg-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Connections in the PostgreSQL pool [env: DYNAMO_PG_POOL_SIZE] [default: 8].
+    #[arg(long, value_name = "N")]
+    pub pool_size: Option<usize>,
+    /// Log filter: error, warn, info, debug, trace, or a tracing filter [env: DYNAMO_PG_LOG_LEVEL] [default: info].
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log format: text or json [env: DYNAMO_PG_LOG_FORMAT] [default: text].
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Region named in ARNs and the health check [env: DYNAMO_PG_REGION] [default: us-east-1].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Account id named in ARNs [env: DYNAMO_PG_ACCOUNT_ID] [default: 000000000000].
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+}
+
+/// The merged settings the server runs with.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Socket address to listen on; port 0 picks a free port (printed at start-up).
+    pub listen: String,
+    /// External PostgreSQL; `None` means run an embedded one.
+    pub database_url: Option<String>,
+    /// Where the embedded PostgreSQL keeps its files.
+    pub data_dir: PathBuf,
+    /// Size of the request-path connection pool. Small pools with pipelining beat large ones.
+    pub pool_size: usize,
+    /// tracing filter directive.
+    pub log_level: String,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// AWS region reported in ARNs.
+    pub region: String,
+    /// AWS account id reported in ARNs.
+    pub account_id: String,
+}
+
+impl Settings {
+    /// Merges defaults, file, environment and flags, in that order of precedence.
+    pub fn load(cli: &Cli) -> Result<Settings, config::ConfigError> {
+        let mut builder = config::Config::builder()
+            .set_default("listen", "127.0.0.1:8000")?
+            .set_default("data_dir", "./dynamo-pg-data")?
+            .set_default("pool_size", 8)?
+            .set_default("log_level", "info")?
+            .set_default("log_format", "text")?
+            .set_default("region", "us-east-1")?
+            .set_default("account_id", "000000000000")?;
+        builder = match &cli.config {
+            Some(path) => builder.add_source(config::File::from(path.as_path()).required(true)),
+            None => builder.add_source(config::File::with_name("dynamo-pg.toml").required(false)),
+        };
+        builder = builder.add_source(
+            config::Environment::with_prefix("DYNAMO_PG")
+                .prefix_separator("_")
+                .try_parsing(true),
+        );
+        builder = builder
+            .set_override_option("listen", cli.listen.clone())?
+            .set_override_option("database_url", cli.database_url.clone())?
+            .set_override_option(
+                "data_dir",
+                cli.data_dir.as_ref().map(|p| p.display().to_string()),
+            )?
+            .set_override_option("pool_size", cli.pool_size.map(|n| n as i64))?
+            .set_override_option("log_level", cli.log_level.clone())?
+            .set_override_option("log_format", cli.log_format.clone())?
+            .set_override_option("region", cli.region.clone())?
+            .set_override_option("account_id", cli.account_id.clone())?;
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        if settings.database_url.as_deref() == Some("") {
+            settings.database_url = None;
+        }
+        Ok(settings)
+    }
+}

@@ -1,0 +1,99 @@
+//! The `dynamo-pg` binary: load settings, bring up PostgreSQL (embedded or external), serve the
+//! DynamoDB API until SIGINT/SIGTERM, then shut down in order.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use dynamo_pg::api::Ctx;
+use dynamo_pg::config::{Cli, Settings};
+use dynamo_pg::embedded_pg::EmbeddedPostgres;
+use dynamo_pg::storage::Storage;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dynamo-pg: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dynamo-pg: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dynamo-pg: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if settings.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let embedded = match &settings.database_url {
+        Some(_) => None,
+        None => Some(EmbeddedPostgres::start(&settings.data_dir).await?),
+    };
+    let url = settings
+        .database_url
+        .clone()
+        .or_else(|| embedded.as_ref().map(|e| e.url.clone()))
+        .unwrap_or_default();
+    let result = serve(&settings, &url).await;
+    if let Some(pg) = embedded {
+        tracing::info!("stopping embedded PostgreSQL");
+        pg.stop().await;
+    }
+    result
+}
+
+async fn serve(settings: &Settings, url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let storage = Storage::connect(url, settings.pool_size).await?;
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let ctx = Arc::new(Ctx {
+        storage,
+        region: settings.region.clone(),
+        account_id: settings.account_id.clone(),
+        endpoint_address: addr.to_string(),
+    });
+    // Scripts and the test harness read this line to learn the port.
+    println!("dynamo-pg listening on http://{addr}");
+    tracing::info!(%addr, "serving the DynamoDB API");
+    dynamo_pg::server::serve(listener, ctx, shutdown_signal()).await;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+}

@@ -1,0 +1,135 @@
+//! One HTTP request: route, authenticate, read the body, dispatch, and frame the answer the way
+//! DynamoDB does (JSON 1.0, `x-amzn-RequestId`, `x-amz-crc32`, DynamoDB's error envelope).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::api::{self, Ctx};
+use crate::error::{ApiError, ErrorKind};
+use crate::validate::Service;
+
+/// DynamoDB accepts request bodies up to 16 MB (a full BatchWriteItem).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// The response body type.
+pub type Body = Full<Bytes>;
+
+/// Answers one request. Never fails: every problem becomes a DynamoDB error response.
+pub async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
+    let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    let started = Instant::now();
+    if req.method() == Method::GET {
+        return health(ctx, &req, &request_id);
+    }
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let result = process(ctx, req, &target).await;
+    let (service_op, status) = (target.as_str(), result.as_ref().map(|_| 200).unwrap_or_else(|e| e.kind.status()));
+    tracing::info!(
+        target: "dynamo_pg::request",
+        op = service_op,
+        status,
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    match result {
+        Ok(body) => json_response(StatusCode::OK, body, &request_id),
+        Err(e) => error_response(&e, &request_id),
+    }
+}
+
+async fn process(ctx: &Ctx, req: Request<Incoming>, target: &str) -> Result<Bytes, ApiError> {
+    if req.method() != Method::POST {
+        return Err(ApiError::new(ErrorKind::UnknownOperation, ""));
+    }
+    let (service, operation) = match target.split_once('.') {
+        Some(("DynamoDB_20120810", op)) => (Service::DynamoDb, op),
+        Some(("DynamoDBStreams_20120810", op)) => (Service::Streams, op),
+        _ => return Err(ApiError::new(ErrorKind::UnknownOperation, "")),
+    };
+    if !crate::validate::is_known_operation(service, operation) {
+        return Err(ApiError::new(ErrorKind::UnknownOperation, ""));
+    }
+    if req.headers().get(hyper::header::AUTHORIZATION).is_none()
+        && !req.uri().query().unwrap_or("").contains("X-Amz-Signature")
+    {
+        return Err(ApiError::new(
+            ErrorKind::MissingAuthenticationToken,
+            "Request is missing Authentication Token",
+        ));
+    }
+    let body = Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| ApiError::new(ErrorKind::RequestEntityTooLarge, "Request entity too large"))?
+        .to_bytes();
+    let input: serde_json::Value = if body.is_empty() {
+        serde_json::Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(&body).map_err(|_| {
+            ApiError::new(ErrorKind::Serialization, "Start of structure or map found where not expected.")
+        })?
+    };
+    if !input.is_object() {
+        return Err(ApiError::new(
+            ErrorKind::Serialization,
+            "Start of structure or map found where not expected.",
+        ));
+    }
+    crate::validate::validate_request(service, operation, &input)?;
+    let output = api::dispatch(ctx, service, operation, input).await?;
+    serde_json::to_vec(&output)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// DynamoDB answers `GET /` with a health line naming the host it was reached at.
+fn health(ctx: &Ctx, req: &Request<Incoming>, request_id: &str) -> Response<Body> {
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| h.to_string())
+        .unwrap_or_else(|| format!("dynamodb.{}.amazonaws.com", ctx.region));
+    let body = Bytes::from(format!("healthy: {host} "));
+    let mut resp = Response::new(Full::new(body.clone()));
+    let headers = resp.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    set_common_headers(headers, &body, request_id);
+    resp
+}
+
+fn json_response(status: StatusCode, body: Bytes, request_id: &str) -> Response<Body> {
+    let mut resp = Response::new(Full::new(body.clone()));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.0"));
+    set_common_headers(headers, &body, request_id);
+    resp
+}
+
+fn set_common_headers(headers: &mut hyper::HeaderMap, body: &[u8], request_id: &str) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", v);
+    }
+    headers.insert("x-amz-crc32", HeaderValue::from(crc32fast::hash(body)));
+}
+
+/// DynamoDB's error envelope, with the status the SDKs expect for the error type.
+pub fn error_response(e: &ApiError, request_id: &str) -> Response<Body> {
+    if e.kind == ErrorKind::InternalServerError {
+        tracing::error!(request_id, "internal error: {}", e.message);
+    }
+    let body = serde_json::to_vec(&e.body()).unwrap_or_default();
+    let status = StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    json_response(status, Bytes::from(body), request_id)
+}

@@ -1,0 +1,117 @@
+//! The only place that writes SQL: the catalog of tables and the items in them.
+//!
+//! Request-path queries go through a deadpool-postgres pool of tokio-postgres connections with
+//! cached prepared statements; sqlx is used once at start-up to run the migrations in
+//! `migrations/`.
+
+pub mod catalog;
+pub mod items;
+mod key;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use crate::error::{ApiError, ErrorKind};
+use crate::schema::TableDef;
+
+pub use key::{KeyParam, StoredKey};
+
+/// The namespace every table lives in until per-account isolation exists.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// Connections, and the in-memory catalog cache that keeps metadata off the request path.
+#[derive(Clone)]
+pub struct Storage {
+    pool: Pool,
+    cache: Arc<RwLock<HashMap<String, Arc<TableDef>>>>,
+}
+
+/// Why start-up could not reach or prepare the database.
+#[derive(Debug)]
+pub struct StartupError(pub String);
+
+impl std::fmt::Display for StartupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartupError {}
+
+impl Storage {
+    /// Connects, runs the migrations, and builds the pool.
+    pub async fn connect(url: &str, pool_size: usize) -> Result<Storage, StartupError> {
+        let pg_config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StartupError(format!("invalid database URL: {e}")))?;
+        run_migrations(&pg_config).await?;
+        let manager = Manager::from_config(
+            pg_config,
+            NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StartupError(format!("cannot build the connection pool: {e}")))?;
+        // Fail at start-up, not on the first request, when the database is unreachable.
+        pool.get()
+            .await
+            .map_err(|e| StartupError(format!("cannot connect to PostgreSQL: {e}")))?;
+        Ok(Storage { pool, cache: Arc::new(RwLock::new(HashMap::new())) })
+    }
+
+    /// A pooled connection; failures become DynamoDB's retryable 5xx.
+    pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object, ApiError> {
+        self.pool.get().await.map_err(|e| {
+            tracing::error!("database unavailable: {e}");
+            ApiError::new(ErrorKind::InternalServerError, "Internal server error")
+        })
+    }
+}
+
+/// Runs `migrations/` with sqlx on a short-lived connection.
+async fn run_migrations(config: &tokio_postgres::Config) -> Result<(), StartupError> {
+    use sqlx::Connection;
+    let mut opts = sqlx::postgres::PgConnectOptions::new();
+    if let Some(host) = config.get_hosts().first() {
+        opts = match host {
+            tokio_postgres::config::Host::Tcp(h) => opts.host(h),
+            tokio_postgres::config::Host::Unix(p) => opts.socket(p),
+        };
+    }
+    if let Some(port) = config.get_ports().first() {
+        opts = opts.port(*port);
+    }
+    if let Some(user) = config.get_user() {
+        opts = opts.username(user);
+    }
+    if let Some(pw) = config.get_password() {
+        opts = opts.password(&String::from_utf8_lossy(pw));
+    }
+    if let Some(db) = config.get_dbname() {
+        opts = opts.database(db);
+    }
+    let mut conn = sqlx::postgres::PgConnection::connect_with(&opts)
+        .await
+        .map_err(|e| StartupError(format!("cannot connect to PostgreSQL: {e}")))?;
+    sqlx::migrate!("./migrations")
+        .run(&mut conn)
+        .await
+        .map_err(|e| StartupError(format!("database migration failed: {e}")))?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// Maps a database error on the request path to DynamoDB's retryable error, logging the cause.
+pub(crate) fn db_error(e: tokio_postgres::Error) -> ApiError {
+    tracing::error!("database error: {e}");
+    ApiError::new(ErrorKind::InternalServerError, "Internal server error")
+}

@@ -1,0 +1,161 @@
+//! Test support: one dynamo-pg server per test binary, started from the built binary with its
+//! own embedded PostgreSQL in a temporary folder (or against `DYNAMO_PG_TEST_DATABASE_URL`), so
+//! `cargo test` needs nothing running. Tests talk to it over real HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+
+use aws_credential_types::Credentials;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
+
+static ENDPOINT: OnceLock<String> = OnceLock::new();
+
+/// The base URL of the shared test server, starting it on first use.
+pub async fn endpoint() -> String {
+    ENDPOINT.get_or_init(start_server).clone()
+}
+
+/// A Rust SDK client pointed at the test server, as a user would configure it.
+pub async fn client() -> aws_sdk_dynamodb::Client {
+    let endpoint = endpoint().await;
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+/// A table name unique to this test run, so tests in one binary never collide.
+pub fn table_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{prefix}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Starts the server on a dedicated thread that lives as long as the test process: the child
+/// gets SIGTERM (and stops its PostgreSQL cleanly) when that thread, i.e. the process, ends.
+fn start_server() -> String {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let data_dir = std::env::temp_dir().join(format!("dynamo-pg-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dynamo-pg"));
+        cmd.args(["--listen", "127.0.0.1:0", "--log-level", "warn", "--pool-size", "8"])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Ok(url) = std::env::var("DYNAMO_PG_TEST_DATABASE_URL") {
+            cmd.args(["--database-url", &url]);
+        }
+        // SAFETY: prctl in the child between fork and exec; no allocation.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("start dynamo-pg");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut sent = false;
+        for line in lines.by_ref() {
+            let line = line.unwrap_or_default();
+            if let Some(url) = line.strip_prefix("dynamo-pg listening on ") {
+                tx.send(Ok(url.trim().to_string())).ok();
+                sent = true;
+                break;
+            }
+        }
+        if !sent {
+            let status = child.wait();
+            tx.send(Err(format!("dynamo-pg exited before listening: {status:?}"))).ok();
+            return;
+        }
+        // Keep draining stdout and keep this thread (the child's parent thread) alive.
+        for _ in lines {}
+        let _ = child.wait();
+        let _ = std::fs::remove_dir_all(&data_dir);
+        loop {
+            std::thread::park();
+        }
+    });
+    rx.recv().expect("server thread").expect("dynamo-pg did not start")
+}
+
+/// A raw HTTP request to the server: (status, headers, body). For protocol-level tests.
+pub async fn raw(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let endpoint = endpoint().await;
+    let addr = endpoint.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).await.expect("write");
+    stream.write_all(body).await.expect("write body");
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf).await.expect("read");
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let mut body = buf[split + 4..].to_vec();
+    let mut lines = head.lines();
+    let status: u16 = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+        body = dechunk(&body);
+    }
+    (status, headers, body)
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(pos) = data.windows(2).position(|w| w == b"\r\n") else { break };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..pos]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&data[pos + 2..pos + 2 + size]);
+        data = &data[pos + 4 + size..];
+    }
+    out
+}
+
+/// A signed-looking DynamoDB JSON request over raw HTTP: (status, parsed body).
+pub async fn call(op: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let target = format!("DynamoDB_20120810.{op}");
+    let (status, _, bytes) = raw(
+        "POST",
+        "/",
+        &[
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("X-Amz-Target", &target),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=abc",
+            ),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
