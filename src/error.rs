@@ -48,6 +48,8 @@ pub enum ErrorKind {
     UnrecognizedClient,
     /// The request's date is outside the accepted window.
     InvalidSignatureExpired,
+    /// A SigV4 signature with missing or malformed parts (header parameters, date, credential).
+    IncompleteSignature,
     /// The request body is larger than DynamoDB accepts.
     RequestEntityTooLarge,
 }
@@ -75,21 +77,24 @@ impl ErrorKind {
             ErrorKind::InvalidSignature => "InvalidSignatureException",
             ErrorKind::UnrecognizedClient => "UnrecognizedClientException",
             ErrorKind::InvalidSignatureExpired => "InvalidSignatureException",
+            ErrorKind::IncompleteSignature => "IncompleteSignatureException",
             ErrorKind::RequestEntityTooLarge => "RequestEntityTooLarge",
         }
     }
 
     /// The namespace DynamoDB puts before `#`: service errors are in the DynamoDB namespace,
-    /// protocol-level ones in Coral's.
+    /// protocol-level ones in Coral's (`com.amazon.coral.validate` for validation,
+    /// `com.amazon.coral.service` for deserialization and authentication).
     pub fn namespace(self) -> &'static str {
         match self {
+            ErrorKind::Validation => "com.amazon.coral.validate",
             ErrorKind::Serialization
             | ErrorKind::UnknownOperation
             | ErrorKind::MissingAuthenticationToken
             | ErrorKind::InvalidSignature
             | ErrorKind::InvalidSignatureExpired
-            | ErrorKind::UnrecognizedClient
-            | ErrorKind::Validation => "com.amazon.coral.validate",
+            | ErrorKind::IncompleteSignature
+            | ErrorKind::UnrecognizedClient => "com.amazon.coral.service",
             _ => "com.amazonaws.dynamodb.v20120810",
         }
     }
@@ -100,10 +105,6 @@ impl ErrorKind {
             ErrorKind::InternalServerError => 500,
             ErrorKind::ServiceUnavailable => 503,
             ErrorKind::RequestEntityTooLarge => 413,
-            ErrorKind::MissingAuthenticationToken
-            | ErrorKind::InvalidSignature
-            | ErrorKind::InvalidSignatureExpired
-            | ErrorKind::UnrecognizedClient => 403,
             _ => 400,
         }
     }
@@ -147,11 +148,15 @@ impl ApiError {
         format!("{}#{}", self.kind.namespace(), self.kind.name())
     }
 
-    /// The JSON error body DynamoDB sends.
+    /// The JSON error body DynamoDB sends. Coral's serialization errors spell the member
+    /// `Message`; errors without text (UnknownOperationException) carry no message at all.
     pub fn body(&self) -> serde_json::Value {
         let mut map = serde_json::Map::new();
         map.insert("__type".into(), self.type_string().into());
-        map.insert("message".into(), self.message.clone().into());
+        if !self.message.is_empty() {
+            let key = if self.kind == ErrorKind::Serialization { "Message" } else { "message" };
+            map.insert(key.into(), self.message.clone().into());
+        }
         if let Some(extra) = &self.extra {
             for (k, v) in extra {
                 map.insert(k.clone(), v.clone());

@@ -37,7 +37,7 @@ async fn missing_authorization_is_rejected() {
         b"{}",
     )
     .await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 400);
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert!(body["__type"].as_str().unwrap().ends_with("#MissingAuthenticationTokenException"));
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::value::item_from_json;
+use crate::model::item_from_json;
 use crate::model::{AttributeValue, Item};
 use crate::schema::{KeySchema, TableDef};
 use crate::storage::StoredKey;

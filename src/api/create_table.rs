@@ -20,8 +20,10 @@ const MAX_LSIS: usize = 5;
 const MAX_GSIS: usize = 20;
 /// Total NonKeyAttributes across all of a table's indexes.
 const MAX_PROJECTED_NON_KEY: usize = 100;
-/// Largest provisioned throughput DynamoDB accepts by default (account limit).
+/// Largest provisioned throughput DynamoDB accepts for a table by default.
 const MAX_THROUGHPUT: i64 = 40_000;
+/// Beyond this a throughput value is out of bounds whatever the account's limits.
+const MAX_ANY_THROUGHPUT: i64 = 1_000_000_000_000;
 
 fn invalid(msg: impl std::fmt::Display) -> ApiError {
     ApiError::validation(format!("One or more parameter values were invalid: {msg}"))
@@ -38,20 +40,49 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let def = parse_definition(&input)?;
     ctx.storage.create_table(&def).await?;
     let mut description = describe_table(ctx, &def, Some((0, 0))).await?;
-    // The service answers CreateTable while the table is still being created.
+    // The service answers CreateTable while the table (and each GSI) is still being created.
     description["TableStatus"] = "CREATING".into();
+    if let Some(gsis) = description.get_mut("GlobalSecondaryIndexes").and_then(Value::as_array_mut) {
+        for gsi in gsis {
+            gsi["IndexStatus"] = "CREATING".into();
+        }
+    }
     Ok(serde_json::json!({ "TableDescription": description }))
 }
 
-/// Builds a table definition from a CreateTable request, applying DynamoDB's rules.
+/// Builds a table definition from a CreateTable request, applying DynamoDB's rules in the
+/// service's order (as dynalite, written against the service, records it); rules the service
+/// added since, and limits only DynamoDB Local showed us, follow where they fit.
 pub fn parse_definition(input: &Value) -> ApiResult<TableDef> {
     let name = str_member(input, "TableName").unwrap_or_default().to_string();
-    let definitions = parse_attribute_definitions(input.get("AttributeDefinitions"))?;
-    let key = parse_key_schema(input.get("KeySchema"), &definitions, None)?;
-
-    let lsis = parse_local_indexes(input.get("LocalSecondaryIndexes"), &key, &definitions)?;
     let (billing_mode, throughput) = parse_billing(input)?;
-    let gsis = parse_global_indexes(input.get("GlobalSecondaryIndexes"), &definitions, billing_mode)?;
+
+    let Some(key_elements) = input.get("KeySchema").and_then(Value::as_array).filter(|k| !k.is_empty()) else {
+        return Err(ApiError::validation(
+            "No defined key schema.  A key schema containing at least a hash key must be defined for all tables",
+        ));
+    };
+    if key_elements.len() > 2 {
+        return Err(ApiError::validation(
+            "Key Schema too big.  Key Schema must at most consist of the hash and range key of a table",
+        ));
+    }
+    let Some(definition_list) = input.get("AttributeDefinitions").and_then(Value::as_array).filter(|d| !d.is_empty())
+    else {
+        return Err(ApiError::validation("No Attribute Schema Defined"));
+    };
+    let definitions = parse_attribute_definitions(definition_list)?;
+    let key = parse_key_schema(key_elements, &definitions)?;
+    let has_indexes = input.get("LocalSecondaryIndexes").is_some() || input.get("GlobalSecondaryIndexes").is_some();
+    if !has_indexes && key_elements.len() != definitions.len() {
+        return Err(invalid(
+            "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+        ));
+    }
+
+    let mut index_names = HashSet::new();
+    let lsis = parse_local_indexes(input.get("LocalSecondaryIndexes"), &key, &definitions, &mut index_names)?;
+    let gsis = parse_global_indexes(input.get("GlobalSecondaryIndexes"), &definitions, billing_mode, &mut index_names)?;
 
     // Every attribute definition must be used by a key of the table or an index.
     let used: HashSet<&str> = key
@@ -65,17 +96,11 @@ pub fn parse_definition(input: &Value) -> ApiResult<TableDef> {
             "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
         ));
     }
-    let mut names = HashSet::new();
-    for index in lsis.iter().chain(&gsis) {
-        if !names.insert(index.name.as_str()) {
-            return Err(invalid(format!("Duplicate index name: {}", index.name)));
-        }
-    }
     let non_key: usize = lsis.iter().chain(&gsis).map(|i| i.projection.non_key_attributes.len()).sum();
     if non_key > MAX_PROJECTED_NON_KEY {
-        return Err(invalid(
-            "The sum of NonKeyAttributes across all secondary indexes exceeds 100",
-        ));
+        return Err(invalid(format!(
+            "The sum of NonKeyAttributes across all secondary indexes exceeds {MAX_PROJECTED_NON_KEY}"
+        )));
     }
 
     let created_at = now_epoch();
@@ -103,99 +128,93 @@ pub fn parse_definition(input: &Value) -> ApiResult<TableDef> {
     })
 }
 
-fn parse_attribute_definitions(value: Option<&Value>) -> ApiResult<Vec<KeyAttr>> {
+fn parse_attribute_definitions(list: &[Value]) -> ApiResult<Vec<KeyAttr>> {
     let mut out: Vec<KeyAttr> = Vec::new();
-    for d in value.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+    for d in list {
         let name = str_member(d, "AttributeName").unwrap_or_default().to_string();
-        let ty = str_member(d, "AttributeType").and_then(ScalarType::parse).ok_or_else(|| {
-            invalid("Some AttributeDefinitions have an invalid AttributeType")
-        })?;
+        // Shape validation has checked the enum.
+        let ty = str_member(d, "AttributeType").and_then(ScalarType::parse).unwrap_or(ScalarType::S);
         if out.iter().any(|a| a.name == name) {
-            return Err(invalid("Cannot have two attributes with the same name"));
+            return Err(ApiError::validation("Cannot have two attributes with the same name"));
         }
         out.push(KeyAttr { name, ty });
     }
     Ok(out)
 }
 
-/// Parses a KeySchema list against the attribute definitions. `index` names the index being
-/// parsed (for messages), `None` for the table's own key.
-fn parse_key_schema(value: Option<&Value>, definitions: &[KeyAttr], index: Option<&str>) -> ApiResult<KeySchema> {
-    let elements = value.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    let mut hash = None;
-    let mut range = None;
-    let missing: Vec<&str> = elements
-        .iter()
-        .filter_map(|e| str_member(e, "AttributeName"))
-        .filter(|n| !definitions.iter().any(|d| d.name == *n))
-        .collect();
-    if !missing.is_empty() {
-        let defined: Vec<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
+/// Parses a table's or an index's KeySchema list against the attribute definitions, with the
+/// service's checks in its order.
+fn parse_key_schema(elements: &[Value], definitions: &[KeyAttr]) -> ApiResult<KeySchema> {
+    let names: Vec<&str> = elements.iter().map(|e| str_member(e, "AttributeName").unwrap_or_default()).collect();
+    let defined: Vec<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
+    if names.iter().any(|n| !defined.contains(n)) {
         return Err(invalid(format!(
             "Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
-            missing.join(", "),
+            names.join(", "),
             defined.join(", ")
         )));
     }
-    for (i, e) in elements.iter().enumerate() {
-        let name = str_member(e, "AttributeName").unwrap_or_default();
-        let attr = definitions.iter().find(|d| d.name == name).cloned().expect("checked above");
-        match (i, str_member(e, "KeyType")) {
-            (0, Some("HASH")) => hash = Some(attr),
-            (0, _) => {
-                return Err(ApiError::validation(match index {
-                    None => "Invalid KeySchema: The first KeySchemaElement is not a HASH key type".to_string(),
-                    Some(_) => "Invalid KeySchema: The first KeySchemaElement is not a HASH key type".to_string(),
-                }))
-            }
-            (1, Some("RANGE")) => {
-                if hash.as_ref().is_some_and(|h: &KeyAttr| h.name == attr.name) {
-                    return Err(ApiError::validation(
-                        "Both the Hash Key and the Range Key element in the KeySchema have the same name",
-                    ));
-                }
-                range = Some(attr)
-            }
-            _ => {
-                return Err(ApiError::validation(
-                    "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
-                ))
-            }
-        }
+    if names.len() == 2 && names[0] == names[1] {
+        return Err(ApiError::validation(
+            "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+        ));
     }
-    let hash = hash.ok_or_else(|| ApiError::validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type"))?;
-    Ok(KeySchema { hash, range })
+    if str_member(&elements[0], "KeyType") != Some("HASH") {
+        return Err(ApiError::validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type"));
+    }
+    if elements.len() == 2 && str_member(&elements[1], "KeyType") != Some("RANGE") {
+        return Err(ApiError::validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"));
+    }
+    let attr = |name: &str| definitions.iter().find(|d| d.name == name).cloned();
+    match (attr(names[0]), names.get(1).map(|n| attr(n))) {
+        (Some(hash), None) => Ok(KeySchema { hash, range: None }),
+        (Some(hash), Some(Some(range))) => Ok(KeySchema { hash, range: Some(range) }),
+        _ => Err(ApiError::validation("Invalid KeySchema: Some index key attribute have no definition")),
+    }
 }
 
-fn parse_projection(value: Option<&Value>, index: &str) -> ApiResult<Projection> {
-    let projection_type = value
-        .and_then(|p| str_member(p, "ProjectionType"))
-        .unwrap_or("")
-        .to_string();
-    let non_key: Vec<String> = value
-        .and_then(|p| p.get("NonKeyAttributes"))
-        .and_then(Value::as_array)
+/// The KeySchema list of an index, which must not be empty.
+fn index_key_elements(spec: &Value) -> ApiResult<&[Value]> {
+    match spec.get("KeySchema").and_then(Value::as_array) {
+        Some(list) if !list.is_empty() && list.len() <= 2 => Ok(list),
+        Some(list) if list.len() > 2 => Err(ApiError::validation(
+            "Key Schema too big.  Key Schema must at most consist of the hash and range key of a table",
+        )),
+        _ => Err(ApiError::validation(
+            "No defined key schema.  A key schema containing at least a hash key must be defined for all tables",
+        )),
+    }
+}
+
+fn parse_projection(value: Option<&Value>) -> ApiResult<Projection> {
+    let Some(projection_type) = value.and_then(|p| str_member(p, "ProjectionType")) else {
+        return Err(invalid("Unknown ProjectionType: null"));
+    };
+    let non_key = value.and_then(|p| p.get("NonKeyAttributes")).and_then(Value::as_array);
+    if non_key.is_some() && projection_type != "INCLUDE" {
+        return Err(invalid(format!("ProjectionType is {projection_type}, but NonKeyAttributes is specified")));
+    }
+    let non_key: Vec<String> = non_key
         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
         .unwrap_or_default();
-    match projection_type.as_str() {
-        "" => Err(invalid(format!("Unknown ProjectionType: null for index: {index}"))),
-        "INCLUDE" if non_key.is_empty() => Err(invalid(
-            "ProjectionType is INCLUDE, but NonKeyAttributes is not specified",
-        )),
-        "ALL" | "KEYS_ONLY" if value.and_then(|p| p.get("NonKeyAttributes")).is_some() => Err(invalid(format!(
-            "ProjectionType is {projection_type}, but NonKeyAttributes is specified"
-        ))),
-        _ => {
-            let unique: BTreeSet<&String> = non_key.iter().collect();
-            if unique.len() != non_key.len() {
-                return Err(invalid("Duplicate attribute name in NonKeyAttributes"));
-            }
-            Ok(Projection { projection_type, non_key_attributes: non_key })
-        }
+    if projection_type == "INCLUDE" && non_key.is_empty() {
+        return Err(ApiError::validation(
+            "If Projection type INCLUDE is specified, some non-key attributes to include in the projection must be specified as well",
+        ));
     }
+    let unique: BTreeSet<&String> = non_key.iter().collect();
+    if unique.len() != non_key.len() {
+        return Err(ApiError::validation("Cannot have two attributes with the same name"));
+    }
+    Ok(Projection { projection_type: projection_type.to_string(), non_key_attributes: non_key })
 }
 
-fn parse_local_indexes(value: Option<&Value>, table_key: &KeySchema, definitions: &[KeyAttr]) -> ApiResult<Vec<IndexDef>> {
+fn parse_local_indexes(
+    value: Option<&Value>,
+    table_key: &KeySchema,
+    definitions: &[KeyAttr],
+    index_names: &mut HashSet<String>,
+) -> ApiResult<Vec<IndexDef>> {
     let Some(list) = value.and_then(Value::as_array) else { return Ok(Vec::new()) };
     if list.is_empty() {
         return Err(invalid("List of LocalSecondaryIndexes is empty"));
@@ -205,13 +224,11 @@ fn parse_local_indexes(value: Option<&Value>, table_key: &KeySchema, definitions
             "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
         ));
     }
-    if list.len() > MAX_LSIS {
-        return Err(invalid("Number of LocalSecondaryIndexes exceeds per-table limit of 5"));
-    }
     let mut out = Vec::new();
     for spec in list {
         let name = str_member(spec, "IndexName").unwrap_or_default().to_string();
-        let key = parse_key_schema(spec.get("KeySchema"), definitions, Some(&name))?;
+        let elements = index_key_elements(spec)?;
+        let key = parse_key_schema(elements, definitions)?;
         if key.range.is_none() {
             return Err(invalid(format!("Index KeySchema does not have a range key for index: {name}")));
         }
@@ -221,72 +238,93 @@ fn parse_local_indexes(value: Option<&Value>, table_key: &KeySchema, definitions
                 key.hash.name, table_key.hash.name
             )));
         }
-        let projection = parse_projection(spec.get("Projection"), &name)?;
+        let projection = parse_projection(spec.get("Projection"))?;
+        if !index_names.insert(name.clone()) {
+            return Err(invalid(format!("Duplicate index name: {name}")));
+        }
         out.push(IndexDef { name, key, projection, status: "ACTIVE".into(), throughput: None, backfilling: false });
+    }
+    if list.len() > MAX_LSIS {
+        return Err(invalid(format!("Number of LocalSecondaryIndexes exceeds per-table limit of {MAX_LSIS}")));
     }
     Ok(out)
 }
 
-fn parse_global_indexes(value: Option<&Value>, definitions: &[KeyAttr], billing: BillingMode) -> ApiResult<Vec<IndexDef>> {
+fn parse_global_indexes(
+    value: Option<&Value>,
+    definitions: &[KeyAttr],
+    billing: BillingMode,
+    index_names: &mut HashSet<String>,
+) -> ApiResult<Vec<IndexDef>> {
     let Some(list) = value.and_then(Value::as_array) else { return Ok(Vec::new()) };
     if list.is_empty() {
         return Err(invalid("List of GlobalSecondaryIndexes is empty"));
     }
-    if list.len() > MAX_GSIS {
-        return Err(ApiError::new(
-            crate::error::ErrorKind::LimitExceeded,
-            "Subscriber limit exceeded: The number of global secondary indexes for a table cannot exceed 20",
-        ));
-    }
     let mut out = Vec::new();
     for spec in list {
         let name = str_member(spec, "IndexName").unwrap_or_default().to_string();
-        let key = parse_key_schema(spec.get("KeySchema"), definitions, Some(&name))?;
-        let projection = parse_projection(spec.get("Projection"), &name)?;
+        let elements = index_key_elements(spec)?;
+        let key = parse_key_schema(elements, definitions)?;
+        let projection = parse_projection(spec.get("Projection"))?;
         let throughput = match (billing, spec.get("ProvisionedThroughput")) {
-            (BillingMode::Provisioned, Some(t)) => Some(parse_throughput(t)?),
-            (BillingMode::Provisioned, None) => {
-                return Err(invalid(format!("ProvisionedThroughput is not specified for index: {name}")))
-            }
             (BillingMode::PayPerRequest, Some(_)) => {
                 return Err(invalid(format!(
                     "ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
                 )))
             }
+            (BillingMode::Provisioned, Some(t)) => Some(parse_throughput(t)?),
+            (BillingMode::Provisioned, None) => {
+                return Err(ApiError::validation("No provisioned throughput specified for the global secondary index"))
+            }
             (BillingMode::PayPerRequest, None) => None,
         };
+        if !index_names.insert(name.clone()) {
+            return Err(invalid(format!("Duplicate index name: {name}")));
+        }
         out.push(IndexDef { name, key, projection, status: "ACTIVE".into(), throughput, backfilling: false });
+    }
+    if list.len() > MAX_GSIS {
+        return Err(invalid(format!("GlobalSecondaryIndex count exceeds the per-table limit of {MAX_GSIS}")));
     }
     Ok(out)
 }
 
-/// Reads ReadCapacityUnits/WriteCapacityUnits, checking DynamoDB's bounds.
+/// Reads ReadCapacityUnits/WriteCapacityUnits (both present: callers check), within the
+/// per-table maximum.
 pub fn parse_throughput(value: &Value) -> ApiResult<Throughput> {
     let read = value.get("ReadCapacityUnits").and_then(Value::as_i64).unwrap_or(0);
     let write = value.get("WriteCapacityUnits").and_then(Value::as_i64).unwrap_or(0);
+    for (units, member) in [(read, "ReadCapacityUnits"), (write, "WriteCapacityUnits")] {
+        if units > MAX_ANY_THROUGHPUT {
+            return Err(ApiError::validation(format!("Given value {units} for {member} is out of bounds")));
+        }
+    }
     if read > MAX_THROUGHPUT || write > MAX_THROUGHPUT {
-        return Err(ApiError::new(
-            crate::error::ErrorKind::LimitExceeded,
-            format!(
-                "Subscriber limit exceeded: Provisioned throughput for the table cannot exceed {MAX_THROUGHPUT} read and {MAX_THROUGHPUT} write capacity units"
-            ),
-        ));
+        return Err(ApiError::validation("Cannot increase provisioned throughput to more than 40,000 units per table"));
     }
     Ok(Throughput { read, write, ..Default::default() })
 }
 
+/// Whether a ProvisionedThroughput member has both units.
+pub fn throughput_complete(value: Option<&Value>) -> bool {
+    value.is_some_and(|t| t.get("ReadCapacityUnits").is_some() && t.get("WriteCapacityUnits").is_some())
+}
+
 fn parse_billing(input: &Value) -> ApiResult<(BillingMode, Throughput)> {
-    let mode = match str_member(input, "BillingMode") {
-        Some("PAY_PER_REQUEST") => BillingMode::PayPerRequest,
-        _ => BillingMode::Provisioned,
-    };
-    match (mode, input.get("ProvisionedThroughput")) {
-        (BillingMode::Provisioned, Some(t)) => Ok((mode, parse_throughput(t)?)),
-        (BillingMode::Provisioned, None) => Err(ApiError::validation("No provisioned throughput specified for the table")),
-        (BillingMode::PayPerRequest, Some(_)) => Err(invalid(
-            "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+    let throughput = input.get("ProvisionedThroughput");
+    if str_member(input, "BillingMode") == Some("PAY_PER_REQUEST") {
+        if throughput.is_some() {
+            return Err(invalid(
+                "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+            ));
+        }
+        return Ok((BillingMode::PayPerRequest, Throughput::default()));
+    }
+    match throughput {
+        Some(t) if throughput_complete(Some(t)) => Ok((BillingMode::Provisioned, parse_throughput(t)?)),
+        _ => Err(invalid(
+            "ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
         )),
-        (BillingMode::PayPerRequest, None) => Ok((mode, Throughput::default())),
     }
 }
 

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use crate::error::ApiResult;
 use crate::model::capacity::read_units;
 use crate::model::size::item_size;
-use crate::model::value::item_to_json;
+use crate::model::item_to_json;
 
 use super::capacity::Consumed;
 use super::common::{enum_member, parse_key, resolve_table, str_member};

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::value::{item_from_json, item_to_json};
+use crate::model::{item_from_json, item_to_json};
 use crate::storage::items::Write;
 
 use super::capacity::write_consumed;

@@ -3,8 +3,18 @@
 //! Everything here is pure (no I/O) and shared by every operation, the expression engine and the
 //! storage layer.
 
+pub mod capacity;
+pub mod hash;
 pub mod number;
+pub mod size;
+pub mod storage;
 pub mod value;
+pub mod wire;
 
+pub use capacity::{read_units, write_units};
+pub use hash::partition_hash;
 pub use number::Number;
-pub use value::{AttributeValue, Item};
+pub use size::item_size;
+pub use storage::{item_from_storage, item_to_storage, storage_text_to_wire};
+pub use value::{item_to_json, AttributeValue, Item};
+pub use wire::item_from_json;

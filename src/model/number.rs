@@ -68,7 +68,12 @@ impl Number {
 
     /// Zero, the one number without a sign.
     pub fn zero() -> Number {
-        Number { negative: false, mantissa: 0, exponent: 0, text: "0".into() }
+        Number {
+            negative: false,
+            mantissa: 0,
+            exponent: 0,
+            text: "0".into(),
+        }
     }
 
     /// An integer: every `i64` is in range, so this cannot fail (counters, TTL timestamps).
@@ -112,7 +117,9 @@ impl Number {
         if self.exponent < 0 {
             return None;
         }
-        let magnitude = self.mantissa.checked_mul(10u128.checked_pow(self.exponent as u32)?)?;
+        let magnitude = self
+            .mantissa
+            .checked_mul(10u128.checked_pow(self.exponent as u32)?)?;
         let magnitude = i128::try_from(magnitude).ok()?;
         i64::try_from(if self.negative { -magnitude } else { magnitude }).ok()
     }
@@ -154,7 +161,12 @@ impl Number {
             .and_then(|p| high.mantissa.checked_mul(p))
             .ok_or_else(precision_error)?;
         let (negative, magnitude) = if high_negative == low_negative {
-            (high_negative, scaled.checked_add(low.mantissa).ok_or_else(precision_error)?)
+            (
+                high_negative,
+                scaled
+                    .checked_add(low.mantissa)
+                    .ok_or_else(precision_error)?,
+            )
         } else if scaled >= low.mantissa {
             (high_negative, scaled - low.mantissa)
         } else {
@@ -193,7 +205,12 @@ impl Number {
             return Number::zero();
         }
         let text = render(negative, mantissa, exponent).into_boxed_str();
-        Number { negative, mantissa, exponent, text }
+        Number {
+            negative,
+            mantissa,
+            exponent,
+            text,
+        }
     }
 
     /// Compares absolute values.
@@ -204,14 +221,16 @@ impl Number {
             (false, true) => return Ordering::Greater,
             (false, false) => {}
         }
-        self.adjusted_exponent().cmp(&other.adjusted_exponent()).then_with(|| {
-            // Same leading exponent: compare the digit strings padded to the same length
-            // (at most 38 digits each, so the padded values fit in a u128).
-            let (a, b) = (self.precision(), other.precision());
-            let width = a.max(b);
-            let pad = |m: u128, digits: u32| m * 10u128.pow(width - digits);
-            pad(self.mantissa, a).cmp(&pad(other.mantissa, b))
-        })
+        self.adjusted_exponent()
+            .cmp(&other.adjusted_exponent())
+            .then_with(|| {
+                // Same leading exponent: compare the digit strings padded to the same length
+                // (at most 38 digits each, so the padded values fit in a u128).
+                let (a, b) = (self.precision(), other.precision());
+                let width = a.max(b);
+                let pad = |m: u128, digits: u32| m * 10u128.pow(width - digits);
+                pad(self.mantissa, a).cmp(&pad(other.mantissa, b))
+            })
     }
 }
 
@@ -289,7 +308,10 @@ impl Decimal {
             b'+' => (false, &bytes[1..]),
             _ => (false, bytes),
         };
-        let mantissa_end = rest.iter().position(|&b| b == b'e' || b == b'E').unwrap_or(rest.len());
+        let mantissa_end = rest
+            .iter()
+            .position(|&b| b == b'e' || b == b'E')
+            .unwrap_or(rest.len());
         let (mantissa, exponent_part) = rest.split_at(mantissa_end);
 
         let (integer, fraction) = match mantissa.iter().position(|&b| b == b'.') {
@@ -312,7 +334,12 @@ impl Decimal {
         // across the point.
         let nonzero = |b: &u8| (b'1'..=b'9').contains(b);
         let Some(first) = mantissa.iter().position(nonzero) else {
-            return Some(Decimal { negative, precision: 0, mantissa: 0, exponent: 0 });
+            return Some(Decimal {
+                negative,
+                precision: 0,
+                mantissa: 0,
+                exponent: 0,
+            });
         };
         let last = mantissa.iter().rposition(nonzero).unwrap_or(first);
         let mut precision = 0;
@@ -325,8 +352,17 @@ impl Decimal {
         }
         // Power of ten of the last significant digit in the written mantissa.
         let dot = integer.len();
-        let last_power = if last < dot { (dot - 1 - last) as i64 } else { -((last - dot) as i64) };
-        Some(Decimal { negative, precision, mantissa: value, exponent: last_power + written_exponent })
+        let last_power = if last < dot {
+            (dot - 1 - last) as i64
+        } else {
+            -((last - dot) as i64)
+        };
+        Some(Decimal {
+            negative,
+            precision,
+            mantissa: value,
+            exponent: last_power + written_exponent,
+        })
     }
 }
 
@@ -341,11 +377,16 @@ fn parse_exponent(text: &[u8]) -> Option<i64> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let significant = &digits[digits.iter().position(|&b| b != b'0').unwrap_or(digits.len())..];
+    let significant = &digits[digits
+        .iter()
+        .position(|&b| b != b'0')
+        .unwrap_or(digits.len())..];
     if significant.len() > 10 {
         return None;
     }
-    let magnitude = significant.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
+    let magnitude = significant
+        .iter()
+        .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
     let value = if negative { -magnitude } else { magnitude };
     i32::try_from(value).ok().map(i64::from)
 }
@@ -355,7 +396,7 @@ fn strip_trailing_zeros(mut mantissa: u128, mut exponent: i64) -> (u128, i64) {
     if mantissa == 0 {
         return (0, 0);
     }
-    while mantissa % 10 == 0 {
+    while mantissa.is_multiple_of(10) {
         mantissa /= 10;
         exponent += 1;
     }
@@ -390,9 +431,402 @@ fn render(negative: bool, mantissa: u128, exponent: i32) -> String {
             text.push_str(fraction);
         } else {
             text.push_str("0.");
-            text.extend(std::iter::repeat_n('0', before_point.unsigned_abs() as usize));
+            text.extend(std::iter::repeat_n(
+                '0',
+                before_point.unsigned_abs() as usize,
+            ));
             text.push_str(&digits);
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(text: &str) -> Number {
+        Number::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn parse_error(text: &str) -> String {
+        match Number::parse(text) {
+            Ok(number) => panic!("{text} parsed as {number}"),
+            Err(error) => {
+                assert_eq!(error.kind, crate::error::ErrorKind::Validation);
+                error.message
+            }
+        }
+    }
+
+    /// Canonical forms, as DynamoDB Local 3.3.0 hands them back after a PutItem.
+    #[test]
+    fn normalizes_like_dynamodb() {
+        let tiny = format!("0.{}1", "0".repeat(129));
+        let huge = format!("99999999999999999999999999999999999999{}", "0".repeat(88));
+        let cases: &[(&str, &str)] = &[
+            ("1.50", "1.5"),
+            ("0001", "1"),
+            ("1e2", "100"),
+            ("-0", "0"),
+            ("0.0", "0"),
+            ("-0.0e-5", "0"),
+            ("000", "0"),
+            ("0e999999", "0"),
+            ("0e-999", "0"),
+            (".5", "0.5"),
+            ("5.", "5"),
+            ("+5", "5"),
+            ("+.5", "0.5"),
+            ("-.5e-3", "-0.0005"),
+            ("1.e5", "100000"),
+            ("1e+5", "100000"),
+            ("1E+3", "1000"),
+            ("1e05", "100000"),
+            ("1e-05", "0.00001"),
+            ("1E-0", "1"),
+            ("1e0", "1"),
+            ("-1.0", "-1"),
+            ("00.00100", "0.001"),
+            ("1.0e-5", "0.00001"),
+            ("123e-2", "1.23"),
+            ("0.000001", "0.000001"),
+            ("1e21", "1000000000000000000000"),
+            ("1e-7", "0.0000001"),
+            ("1.000000000000000000000000000000000000000000", "1"),
+            ("1234567890123456789012345678901234567800000", "1234567890123456789012345678901234567800000"),
+            ("1E-130", &tiny),
+            ("9.9999999999999999999999999999999999999E+125", &huge),
+            ("99999999999999999999999999999999999999e88", &huge),
+            ("-1e-130", &format!("-{tiny}")),
+            (
+                "0.00000000000000000000000000000000000000000001234567890123456789012345678901234567800",
+                "0.000000000000000000000000000000000000000000012345678901234567890123456789012345678",
+            ),
+        ];
+        for (input, canonical) in cases {
+            assert_eq!(n(input).as_str(), *canonical, "{input}");
+            assert_eq!(n(input).to_string(), *canonical, "{input}");
+            // The canonical form is a fixed point.
+            assert_eq!(n(canonical).as_str(), *canonical, "{input}");
+        }
+    }
+
+    #[test]
+    fn rejects_what_dynamodb_rejects() {
+        let not_numbers = [
+            "",
+            " 5",
+            "5 ",
+            "0x10",
+            "1e",
+            "1e+",
+            "-",
+            "+",
+            ".",
+            "abc",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            ".e5",
+            "e5",
+            "1..2",
+            "--1",
+            "+-1",
+            "-+1",
+            "1_000",
+            "1e5.5",
+            "1 e5",
+            "1e 5",
+            "1.2.3",
+            "١",
+            "1e+-5",
+            "1,5",
+            // Exponents BigDecimal cannot hold.
+            "1e999999999999",
+            "1e-999999999999",
+            "1e2147483648",
+            "0e99999999999999",
+            // Scales BigDecimal cannot hold.
+            "1e-2147483648",
+            "1e-2147483649",
+            "1.5e-2147483647",
+        ];
+        for text in not_numbers {
+            assert_eq!(parse_error(text), MSG_NOT_A_NUMBER, "{text:?}");
+        }
+        let precision = [
+            "123456789012345678901234567890123456789",
+            "10000000000000000000000000000000000000001",
+            "123456789012345678901234567890123456789e200",
+            "123456789012345678901234567890123456789e-200",
+            "9.99999999999999999999999999999999999999E+125",
+            "1.00000000000000000000000000000000000001",
+        ];
+        for text in precision {
+            assert_eq!(parse_error(text), MSG_PRECISION, "{text}");
+        }
+        for text in ["1e126", "-1e126", "1e2147483647", "10e125", "1E+0126"] {
+            assert_eq!(parse_error(text), MSG_OVERFLOW, "{text}");
+        }
+        for text in ["1e-131", "-1e-131", "0.9e-130", "1e-2147483647"] {
+            assert_eq!(parse_error(text), MSG_UNDERFLOW, "{text}");
+        }
+    }
+
+    #[test]
+    fn exponent_leading_zeros_do_not_count_towards_the_digit_limit() {
+        assert_eq!(n("1e0000000000000000002").as_str(), "100");
+        assert_eq!(n("1e-0000000000000000002").as_str(), "0.01");
+        // Ten significant exponent digits are read, then the value must fit an int.
+        assert_eq!(parse_error("1e1000000000"), MSG_OVERFLOW);
+        assert_eq!(parse_error("1e10000000000"), MSG_NOT_A_NUMBER);
+    }
+
+    #[test]
+    fn orders_by_value() {
+        let ascending = [
+            "-9.9999999999999999999999999999999999999E+125",
+            "-1e100",
+            "-100",
+            "-99.5",
+            "-1",
+            "-0.5",
+            "-1e-130",
+            "0",
+            "1e-130",
+            "0.000123",
+            "0.5",
+            "0.51",
+            "1",
+            "1.0000000000000000000000000000000000001",
+            "1.5",
+            "2",
+            "10",
+            "12",
+            "12.5",
+            "13",
+            "99",
+            "100",
+            "1e100",
+            "9.9999999999999999999999999999999999999E+125",
+        ];
+        let numbers: Vec<Number> = ascending.iter().map(|t| n(t)).collect();
+        for (i, a) in numbers.iter().enumerate() {
+            for (j, b) in numbers.iter().enumerate() {
+                assert_eq!(a.cmp(b), i.cmp(&j), "{a} vs {b}");
+                assert_eq!(a == b, i == j, "{a} vs {b}");
+            }
+        }
+        assert_eq!(n("1.0"), n("1"));
+        assert_eq!(n("-0"), n("0"));
+        assert_eq!(n("100").cmp(&n("1e2")), Ordering::Equal);
+    }
+
+    #[test]
+    fn equal_values_hash_alike() {
+        use std::collections::HashSet;
+        let set: HashSet<Number> = ["1", "1.0", "1e0", "10e-1", "+1"]
+            .iter()
+            .map(|t| n(t))
+            .collect();
+        assert_eq!(set.len(), 1);
+    }
+
+    #[test]
+    fn from_i64_covers_the_whole_range() {
+        for value in [0, 1, -1, 10, 100, -1200, 1_700_000_000, i64::MAX, i64::MIN] {
+            let number = Number::from_i64(value);
+            assert_eq!(number.as_str(), value.to_string());
+            assert_eq!(number, n(&value.to_string()));
+            assert_eq!(number.to_i64(), Some(value));
+        }
+        assert_eq!(n("1.5").to_i64(), None);
+        assert_eq!(n("1e30").to_i64(), None);
+        assert_eq!(n("-1e18").to_i64(), Some(-1_000_000_000_000_000_000));
+    }
+
+    #[test]
+    fn predicates_and_parts() {
+        assert!(n("-0").is_zero());
+        assert!(!n("-0").is_negative());
+        assert!(n("-0.1").is_negative());
+        assert_eq!(n("123.4").adjusted_exponent(), 2);
+        assert_eq!(n("0.05").adjusted_exponent(), -2);
+        assert_eq!(n("123.4").precision(), 4);
+        assert_eq!(n("1200").precision(), 2);
+        assert_eq!(n("0").precision(), 0);
+        assert_eq!(format!("{:?}", n("1.50")), "Number(1.5)");
+        assert_eq!(
+            "2.50".parse::<Number>().map(|x| x.to_string()),
+            Ok("2.5".to_string())
+        );
+        assert_eq!(
+            serde_json::to_string(&n("1e3")).ok(),
+            Some("\"1000\"".to_string())
+        );
+    }
+
+    /// Results measured with DynamoDB Local (UpdateItem with `SET n = n + :v` and `ADD`).
+    #[test]
+    fn arithmetic_matches_dynamodb() {
+        let add = |a: &str, b: &str| {
+            n(a).add(&n(b))
+                .map(|x| x.to_string())
+                .map_err(|e| e.message)
+        };
+        let sub = |a: &str, b: &str| {
+            n(a).sub(&n(b))
+                .map(|x| x.to_string())
+                .map_err(|e| e.message)
+        };
+        let ok = |s: &str| Ok::<String, String>(s.to_string());
+        let err = |s: &str| Err::<String, String>(s.to_string());
+
+        assert_eq!(add("0.1", "0.2"), ok("0.3"));
+        assert_eq!(sub("5", "5"), ok("0"));
+        assert_eq!(sub("0", "0"), ok("0"));
+        assert_eq!(
+            add("12345678901234567890123456789012345678", "1"),
+            ok("12345678901234567890123456789012345679")
+        );
+        assert_eq!(
+            add("99999999999999999999999999999999999999", "1"),
+            ok("100000000000000000000000000000000000000")
+        );
+        assert_eq!(
+            add("1", "1e-37"),
+            ok("1.0000000000000000000000000000000000001")
+        );
+        assert_eq!(sub("2e-130", "1e-130"), Ok(n("1e-130").to_string()));
+        assert_eq!(sub("1e-130", "1e-130"), ok("0"));
+
+        assert_eq!(add("1e30", "1e-10"), err(MSG_PRECISION));
+        assert_eq!(sub("1e30", "1e-10"), err(MSG_PRECISION));
+        assert_eq!(add("1", "1e-38"), err(MSG_PRECISION));
+        assert_eq!(add("1e125", "1e-130"), err(MSG_PRECISION));
+        let max = "9.9999999999999999999999999999999999999E+125";
+        assert_eq!(add(max, max), err(MSG_PRECISION));
+        assert_eq!(add(max, "1E+89"), err(MSG_PRECISION));
+        assert_eq!(sub(&format!("-{max}"), max), err(MSG_PRECISION));
+
+        assert_eq!(add("9e125", "9e125"), err(MSG_OVERFLOW));
+        assert_eq!(sub("-9e125", "9e125"), err(MSG_OVERFLOW));
+        assert_eq!(sub("1.5e-130", "1.4e-130"), err(MSG_UNDERFLOW));
+        assert_eq!(add("1.5e-130", "-1.4e-130"), err(MSG_UNDERFLOW));
+    }
+
+    #[test]
+    fn arithmetic_signs_and_cancellation() {
+        let add = |a: &str, b: &str| {
+            n(a).add(&n(b))
+                .map(|x| x.to_string())
+                .map_err(|e| e.message)
+        };
+        let sub = |a: &str, b: &str| {
+            n(a).sub(&n(b))
+                .map(|x| x.to_string())
+                .map_err(|e| e.message)
+        };
+        assert_eq!(add("-1.5", "1.5"), Ok("0".into()));
+        assert_eq!(add("-1.5", "0.25"), Ok("-1.25".into()));
+        assert_eq!(add("0.25", "-1.5"), Ok("-1.25".into()));
+        assert_eq!(sub("0", "3"), Ok("-3".into()));
+        assert_eq!(sub("0", "-3"), Ok("3".into()));
+        assert_eq!(sub("3", "0"), Ok("3".into()));
+        assert_eq!(add("-0", "-0"), Ok("0".into()));
+        assert_eq!(sub("1e100", "1e100"), Ok("0".into()));
+        // A large shift that cancels down to few digits is still exact.
+        assert_eq!(
+            sub(
+                "10000000000000000000000000000000000000",
+                "9999999999999999999999999999999999999.9"
+            ),
+            Ok("0.1".into())
+        );
+        assert_eq!(
+            sub("1e38", "1"),
+            Ok("99999999999999999999999999999999999999".into())
+        );
+        assert_eq!(sub("1e39", "1"), Err(MSG_PRECISION.into()));
+    }
+
+    /// Random inputs over the number alphabet: parsing never panics, the canonical text is a
+    /// fixed point, and whenever a + b succeeds, (a + b) - b gives a back.
+    #[test]
+    fn random_inputs_are_consistent() {
+        let alphabet = b"0123456789.eE+-9";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut parsed = Vec::new();
+        for _ in 0..50_000 {
+            let len = (next() % 12) as usize;
+            let text: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
+                .collect();
+            if let Ok(number) = Number::parse(&text) {
+                let again = n(number.as_str());
+                assert_eq!(again, number, "{text}");
+                assert_eq!(again.as_str(), number.as_str(), "{text}");
+                parsed.push(number);
+            }
+        }
+        assert!(parsed.len() > 1000);
+        for pair in parsed.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            if let Ok(sum) = a.add(b) {
+                assert_eq!(sum.sub(b).as_ref(), Ok(a), "{a} + {b}");
+                assert_eq!(b.add(a).as_ref(), Ok(&sum), "{a} + {b}");
+            }
+            if let Ok(difference) = a.sub(b) {
+                assert_eq!(difference.add(b).as_ref(), Ok(a), "{a} - {b}");
+            }
+        }
+    }
+
+    /// Cross-checks add/sub against i128 arithmetic on values with small exponents.
+    #[test]
+    fn arithmetic_agrees_with_integer_reference() {
+        let values: Vec<i128> = vec![
+            0,
+            1,
+            -1,
+            7,
+            -7,
+            10,
+            25,
+            -250,
+            999,
+            1000,
+            -1001,
+            123_456_789,
+            -987_654_321_000,
+            99_999_999_999_999_999,
+        ];
+        for &a in &values {
+            for &b in &values {
+                for scale in 0..4u32 {
+                    // a and b are read as a / 10^scale and b / 10^scale.
+                    let text = |v: i128| format!("{v}e-{scale}");
+                    let (x, y) = (n(&text(a)), n(&text(b)));
+                    assert_eq!(
+                        x.add(&y).ok(),
+                        Some(n(&text(a + b))),
+                        "{a} + {b} scale {scale}"
+                    );
+                    assert_eq!(
+                        x.sub(&y).ok(),
+                        Some(n(&text(a - b))),
+                        "{a} - {b} scale {scale}"
+                    );
+                    assert_eq!(x.cmp(&y), a.cmp(&b));
+                }
+            }
+        }
+    }
 }

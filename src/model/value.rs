@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use serde::ser::{SerializeMap, SerializeSeq};
 
 use super::Number;
@@ -71,7 +70,9 @@ impl AttributeValue {
 /// The wire form of an item: an object of attribute name to value.
 pub fn item_to_json(item: &Item) -> serde_json::Value {
     serde_json::Value::Object(
-        item.iter().map(|(name, value)| (name.clone(), value.to_json())).collect(),
+        item.iter()
+            .map(|(name, value)| (name.clone(), value.to_json()))
+            .collect(),
     )
 }
 
@@ -107,11 +108,6 @@ impl PartialEq for AttributeValue {
 }
 
 impl Eq for AttributeValue {}
-
-/// Base64 as DynamoDB writes it: standard alphabet, padded.
-pub(crate) fn encode_base64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
 
 /// Writes base64 without an intermediate `String` per member.
 struct Base64<'a>(&'a [u8]);
@@ -196,7 +192,10 @@ mod tests {
         let b = AttributeValue::Ss(vec!["c".into(), "a".into(), "b".into()]);
         assert_eq!(a, b);
         assert_ne!(a, AttributeValue::Ss(vec!["a".into(), "b".into()]));
-        assert_ne!(a, AttributeValue::Ss(vec!["a".into(), "b".into(), "d".into()]));
+        assert_ne!(
+            a,
+            AttributeValue::Ss(vec!["a".into(), "b".into(), "d".into()])
+        );
 
         let ns1 = AttributeValue::Ns(vec![n("1"), n("2.50")]);
         let ns2 = AttributeValue::Ns(vec![n("2.5"), n("1.0")]);
@@ -211,7 +210,10 @@ mod tests {
     fn numbers_compare_by_value_and_types_never_mix() {
         assert_eq!(AttributeValue::N(n("100")), AttributeValue::N(n("1e2")));
         assert_ne!(AttributeValue::N(n("1")), AttributeValue::S("1".into()));
-        assert_ne!(AttributeValue::Ss(vec!["1".into()]), AttributeValue::Ns(vec![n("1")]));
+        assert_ne!(
+            AttributeValue::Ss(vec!["1".into()]),
+            AttributeValue::Ns(vec![n("1")])
+        );
         assert_ne!(AttributeValue::Bool(true), AttributeValue::Null);
     }
 
@@ -237,10 +239,19 @@ mod tests {
             ("s".to_string(), AttributeValue::S("x\u{0}y".into())),
             ("n".to_string(), AttributeValue::N(n("1.50"))),
             ("b".to_string(), AttributeValue::B(b"abc".to_vec())),
-            ("bs".to_string(), AttributeValue::Bs(vec![b"a".to_vec(), vec![]])),
-            ("ns".to_string(), AttributeValue::Ns(vec![n("-0"), n("1e3")])),
+            (
+                "bs".to_string(),
+                AttributeValue::Bs(vec![b"a".to_vec(), vec![]]),
+            ),
+            (
+                "ns".to_string(),
+                AttributeValue::Ns(vec![n("-0"), n("1e3")]),
+            ),
             ("null".to_string(), AttributeValue::Null),
-            ("l".to_string(), AttributeValue::L(vec![AttributeValue::Bool(false)])),
+            (
+                "l".to_string(),
+                AttributeValue::L(vec![AttributeValue::Bool(false)]),
+            ),
             ("m".to_string(), AttributeValue::M(Item::new())),
         ]);
         let expected = json!({
@@ -256,6 +267,9 @@ mod tests {
         assert_eq!(item_to_json(&item), expected);
         // Direct serialization writes the same document.
         let text = serde_json::to_string(&item).expect("serializes");
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).expect("json"), expected);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).expect("json"),
+            expected
+        );
     }
 }

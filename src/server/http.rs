@@ -26,6 +26,19 @@ pub async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     if req.method() == Method::GET {
         return health(ctx, &req, &request_id);
     }
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .unwrap_or("");
+    let json_type = content_type.is_empty()
+        || content_type == "application/json"
+        || content_type == "application/x-amz-json-1.0";
+    if req.method() != Method::POST || !json_type {
+        return not_an_api_call(&request_id);
+    }
     let target = req
         .headers()
         .get("x-amz-target")
@@ -47,49 +60,60 @@ pub async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
+/// The request pipeline, in the order the service applies its checks (dynalite, written against
+/// the service, documents it): body parses as JSON, target names a known operation, credentials
+/// are present, body is non-empty, shapes are valid; then the operation runs.
 async fn process(ctx: &Ctx, req: Request<Incoming>, target: &str) -> Result<Bytes, ApiError> {
-    if req.method() != Method::POST {
-        return Err(ApiError::new(ErrorKind::UnknownOperation, ""));
-    }
-    let (service, operation) = match target.split_once('.') {
-        Some(("DynamoDB_20120810", op)) => (Service::DynamoDb, op),
-        Some(("DynamoDBStreams_20120810", op)) => (Service::Streams, op),
-        _ => return Err(ApiError::new(ErrorKind::UnknownOperation, "")),
-    };
-    if !crate::validate::is_known_operation(service, operation) {
-        return Err(ApiError::new(ErrorKind::UnknownOperation, ""));
-    }
-    if req.headers().get(hyper::header::AUTHORIZATION).is_none()
-        && !req.uri().query().unwrap_or("").contains("X-Amz-Signature")
-    {
-        return Err(ApiError::new(
-            ErrorKind::MissingAuthenticationToken,
-            "Request is missing Authentication Token",
-        ));
-    }
+    let has_auth = req.headers().get(hyper::header::AUTHORIZATION).is_some()
+        || req.uri().query().unwrap_or("").contains("X-Amz-Algorithm");
     let body = Limited::new(req.into_body(), MAX_BODY)
         .collect()
         .await
         .map_err(|_| ApiError::new(ErrorKind::RequestEntityTooLarge, "Request entity too large"))?
         .to_bytes();
-    let input: serde_json::Value = if body.is_empty() {
-        serde_json::Value::Object(Default::default())
+    let input: Option<serde_json::Value> = if body.is_empty() {
+        None
     } else {
-        serde_json::from_slice(&body).map_err(|_| {
-            ApiError::new(ErrorKind::Serialization, "Start of structure or map found where not expected.")
-        })?
+        Some(serde_json::from_slice(&body).map_err(|_| ApiError::new(ErrorKind::Serialization, ""))?)
     };
-    if !input.is_object() {
+    let (service, operation) = match target.split_once('.') {
+        Some((prefix, op)) => match Service::from_target_prefix(prefix) {
+            Some(service) if crate::validate::is_known_operation(service, op) => (service, op),
+            _ => return Err(ApiError::new(ErrorKind::UnknownOperation, "")),
+        },
+        None => return Err(ApiError::new(ErrorKind::UnknownOperation, "")),
+    };
+    if !has_auth {
         return Err(ApiError::new(
-            ErrorKind::Serialization,
-            "Start of structure or map found where not expected.",
+            ErrorKind::MissingAuthenticationToken,
+            "Request is missing Authentication Token",
         ));
     }
+    let input = match input {
+        Some(v @ serde_json::Value::Object(_)) => v,
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorKind::Serialization,
+                "Start of structure or map found where not expected",
+            ))
+        }
+        None => return Err(ApiError::new(ErrorKind::Serialization, "")),
+    };
     crate::validate::validate_request(service, operation, &input)?;
     let output = api::dispatch(ctx, service, operation, input).await?;
     serde_json::to_vec(&output)
         .map(Bytes::from)
         .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Anything but a POST of JSON is not a DynamoDB call: the service answers 404 with a bare XML
+/// UnknownOperationException.
+fn not_an_api_call(request_id: &str) -> Response<Body> {
+    let body = Bytes::from_static(b"<UnknownOperationException/>\n");
+    let mut resp = Response::new(Full::new(body.clone()));
+    *resp.status_mut() = StatusCode::NOT_FOUND;
+    set_common_headers(resp.headers_mut(), &body, request_id);
+    resp
 }
 
 /// DynamoDB answers `GET /` with a health line naming the host it was reached at.

@@ -36,12 +36,21 @@ fn item_table_ddl(def: &TableDef) -> String {
     )
 }
 
+/// Announces a change of `name` to every server instance's cache, on commit.
+async fn notify(tx: &tokio_postgres::Transaction<'_>, name: &str) -> Result<(), ApiError> {
+    tx.execute("SELECT pg_notify($1, $2)", &[&super::cache::CHANNEL, &name])
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
 impl Storage {
     /// Looks a table up by name, from the cache when possible.
     pub async fn table(&self, name: &str) -> Result<Option<Arc<TableDef>>, ApiError> {
-        if let Some(def) = self.cache.read().expect("catalog cache").get(name) {
-            return Ok(Some(def.clone()));
+        if let Some(def) = self.cache.get(name) {
+            return Ok(Some(def));
         }
+        let generation = self.cache.generation();
         let conn = self.conn().await?;
         let stmt = conn
             .prepare_cached("SELECT definition FROM dynamo_tables WHERE namespace = $1 AND name = $2")
@@ -52,7 +61,7 @@ impl Storage {
         let def: TableDef = serde_json::from_value(row.get(0))
             .map_err(|e| ApiError::internal(format!("corrupt catalog entry for {name}: {e}")))?;
         let def = Arc::new(def);
-        self.cache.write().expect("catalog cache").insert(name.to_string(), def.clone());
+        self.cache.insert(generation, def.clone());
         Ok(Some(def))
     }
 
@@ -77,6 +86,7 @@ impl Storage {
             ));
         }
         tx.batch_execute(&item_table_ddl(def)).await.map_err(db_error)?;
+        notify(&tx, &def.name).await?;
         tx.commit().await.map_err(db_error)?;
         self.forget(&def.name);
         Ok(())
@@ -84,15 +94,18 @@ impl Storage {
 
     /// Replaces a table's definition (UpdateTable, tagging, TTL, streams).
     pub async fn save_table(&self, def: &TableDef) -> Result<(), ApiError> {
-        let conn = self.conn().await?;
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db_error)?;
         let json = serde_json::to_value(def).map_err(|e| ApiError::internal(e.to_string()))?;
-        conn.execute(
+        tx.execute(
             "UPDATE dynamo_tables SET definition = $3, version = version + 1 \
              WHERE namespace = $1 AND name = $2",
             &[&DEFAULT_NAMESPACE, &def.name, &json],
         )
         .await
         .map_err(db_error)?;
+        notify(&tx, &def.name).await?;
+        tx.commit().await.map_err(db_error)?;
         self.forget(&def.name);
         Ok(())
     }
@@ -114,6 +127,7 @@ impl Storage {
             tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", def.pg_table))
                 .await
                 .map_err(db_error)?;
+            notify(&tx, &def.name).await?;
         }
         tx.commit().await.map_err(db_error)?;
         self.forget(&def.name);
@@ -150,7 +164,7 @@ impl Storage {
 
     /// Drops a cached definition after a change.
     fn forget(&self, name: &str) {
-        self.cache.write().expect("catalog cache").remove(name);
+        self.cache.forget(name);
     }
 }
 

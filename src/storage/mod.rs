@@ -4,19 +4,18 @@
 //! cached prepared statements; sqlx is used once at start-up to run the migrations in
 //! `migrations/`.
 
+mod cache;
 pub mod catalog;
 pub mod items;
 mod key;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use crate::error::{ApiError, ErrorKind};
-use crate::schema::TableDef;
 
 pub use key::{KeyParam, StoredKey};
 
@@ -27,7 +26,7 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 #[derive(Clone)]
 pub struct Storage {
     pool: Pool,
-    cache: Arc<RwLock<HashMap<String, Arc<TableDef>>>>,
+    cache: Arc<cache::CatalogCache>,
 }
 
 /// Why start-up could not reach or prepare the database.
@@ -49,6 +48,8 @@ impl Storage {
             .parse()
             .map_err(|e| StartupError(format!("invalid database URL: {e}")))?;
         run_migrations(&pg_config).await?;
+        let cache = Arc::new(cache::CatalogCache::default());
+        cache::spawn_listener(pg_config.clone(), cache.clone());
         let manager = Manager::from_config(
             pg_config,
             NoTls,
@@ -62,10 +63,10 @@ impl Storage {
             .build()
             .map_err(|e| StartupError(format!("cannot build the connection pool: {e}")))?;
         // Fail at start-up, not on the first request, when the database is unreachable.
-        pool.get()
+        let _probe = pool.get()
             .await
             .map_err(|e| StartupError(format!("cannot connect to PostgreSQL: {e}")))?;
-        Ok(Storage { pool, cache: Arc::new(RwLock::new(HashMap::new())) })
+        Ok(Storage { pool, cache })
     }
 
     /// A pooled connection; failures become DynamoDB's retryable 5xx.

@@ -1,0 +1,398 @@
+//! The stored form of an item: DynamoDB JSON in a PostgreSQL `jsonb` column, with one escape.
+//!
+//! `jsonb` cannot hold U+0000 in a string (neither in values nor in object keys), and DynamoDB
+//! strings (names, S, SS members, map keys) may contain it. Every string in the stored document
+//! therefore goes through this escape, with U+0001 as the escape character:
+//!
+//! | in the item | stored as         |
+//! |-------------|-------------------|
+//! | U+0000      | U+0001 U+0001     |
+//! | U+0001      | U+0001 U+0002     |
+//! | other       | itself            |
+//!
+//! The escape round-trips every string (a stored U+0001 is always followed by U+0001 or
+//! U+0002, so decoding is unambiguous), and it keeps the byte order of UTF-8 strings: the
+//! codes for U+0000 and U+0001 sort below every other character just as the originals do and
+//! neither is a prefix of another. An expression index over an escaped string therefore orders
+//! and compares exactly like the original, provided query values are escaped the same way
+//! ([`escape_str`]).
+//!
+//! Strings without U+0000 and U+0001 (nearly all) are stored unchanged, so the stored text of
+//! such an item is already the wire form: [`storage_text_to_wire`] hands it back untouched.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use super::{AttributeValue, Item, Number};
+use crate::error::ApiError;
+
+/// The escape character.
+const ESCAPE: char = '\u{1}';
+/// After [`ESCAPE`]: the original was U+0000.
+const ESCAPED_NUL: char = '\u{1}';
+/// After [`ESCAPE`]: the original was U+0001.
+const ESCAPED_ESCAPE: char = '\u{2}';
+
+/// Escapes one string for storage (see the module documentation); borrows when there is
+/// nothing to escape.
+pub fn escape_str(text: &str) -> Cow<'_, str> {
+    if !text.contains(['\u{0}', ESCAPE]) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\u{0}' => escaped.extend([ESCAPE, ESCAPED_NUL]),
+            ESCAPE => escaped.extend([ESCAPE, ESCAPED_ESCAPE]),
+            other => escaped.push(other),
+        }
+    }
+    Cow::Owned(escaped)
+}
+
+/// Reverses [`escape_str`]; borrows when there is nothing to unescape. An escape character
+/// followed by anything but U+0001 or U+0002 means the stored data is corrupt.
+pub fn unescape_str(text: &str) -> Result<Cow<'_, str>, ApiError> {
+    if !text.contains(ESCAPE) {
+        return Ok(Cow::Borrowed(text));
+    }
+    let mut original = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != ESCAPE {
+            original.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(ESCAPED_NUL) => original.push('\u{0}'),
+            Some(ESCAPED_ESCAPE) => original.push(ESCAPE),
+            _ => return Err(corrupt("a string holds an invalid escape")),
+        }
+    }
+    Ok(Cow::Owned(original))
+}
+
+/// The document to store for an item: its wire form with every string escaped.
+pub fn item_to_storage(item: &Item) -> Value {
+    Value::Object(
+        item.iter()
+            .map(|(name, value)| (escape_str(name).into_owned(), value_to_storage(value)))
+            .collect(),
+    )
+}
+
+/// The stored document as JSON text, ready to bind as a `jsonb` parameter.
+pub fn item_to_storage_text(item: &Item) -> String {
+    item_to_storage(item).to_string()
+}
+
+fn value_to_storage(value: &AttributeValue) -> Value {
+    let escaped = |s: &str| Value::String(escape_str(s).into_owned());
+    let (tag, inner) = match value {
+        AttributeValue::S(s) => ("S", escaped(s)),
+        AttributeValue::Ss(members) => (
+            "SS",
+            Value::Array(members.iter().map(|s| escaped(s)).collect()),
+        ),
+        AttributeValue::M(item) => ("M", item_to_storage(item)),
+        AttributeValue::L(values) => (
+            "L",
+            Value::Array(values.iter().map(value_to_storage).collect()),
+        ),
+        // Numbers, binaries (base64) and booleans never contain U+0000 or U+0001.
+        other => return other.to_json(),
+    };
+    Value::Object(Map::from_iter([(tag.to_string(), inner)]))
+}
+
+/// Reads a stored document back into an item. Stored documents were validated on the way in,
+/// so this trusts their structure; anything unexpected is reported as an internal error
+/// (corrupt data), never a panic.
+pub fn item_from_storage(json: &Value) -> Result<Item, ApiError> {
+    match json {
+        Value::Object(map) => map_from_storage(map),
+        _ => Err(corrupt("the item is not an object")),
+    }
+}
+
+fn map_from_storage(map: &Map<String, Value>) -> Result<Item, ApiError> {
+    map.iter()
+        .map(|(name, value)| Ok((unescape_str(name)?.into_owned(), value_from_storage(value)?)))
+        .collect()
+}
+
+fn value_from_storage(json: &Value) -> Result<AttributeValue, ApiError> {
+    let Some((tag, inner)) = json
+        .as_object()
+        .filter(|map| map.len() == 1)
+        .and_then(|map| map.iter().next())
+    else {
+        return Err(corrupt("a value is not an object with one member"));
+    };
+    let string = |json: &Value| -> Result<String, ApiError> {
+        let text = json.as_str().ok_or_else(|| corrupt("expected a string"))?;
+        Ok(unescape_str(text)?.into_owned())
+    };
+    let number = |json: &Value| -> Result<Number, ApiError> {
+        let text = json
+            .as_str()
+            .ok_or_else(|| corrupt("expected a number string"))?;
+        Number::parse(text).map_err(|_| corrupt("invalid number"))
+    };
+    let binary = |json: &Value| -> Result<Vec<u8>, ApiError> {
+        let text = json
+            .as_str()
+            .ok_or_else(|| corrupt("expected a base64 string"))?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| corrupt("invalid base64"))
+    };
+    Ok(match tag.as_str() {
+        "S" => AttributeValue::S(string(inner)?),
+        "N" => AttributeValue::N(number(inner)?),
+        "B" => AttributeValue::B(binary(inner)?),
+        "SS" => AttributeValue::Ss(list(inner)?.iter().map(string).collect::<Result<_, _>>()?),
+        "NS" => AttributeValue::Ns(list(inner)?.iter().map(number).collect::<Result<_, _>>()?),
+        "BS" => AttributeValue::Bs(list(inner)?.iter().map(binary).collect::<Result<_, _>>()?),
+        "M" => AttributeValue::M(map_from_storage(
+            inner
+                .as_object()
+                .ok_or_else(|| corrupt("expected an object"))?,
+        )?),
+        "L" => AttributeValue::L(
+            list(inner)?
+                .iter()
+                .map(value_from_storage)
+                .collect::<Result<_, _>>()?,
+        ),
+        "NULL" => AttributeValue::Null,
+        "BOOL" => AttributeValue::Bool(
+            inner
+                .as_bool()
+                .ok_or_else(|| corrupt("expected a boolean"))?,
+        ),
+        _ => return Err(corrupt("unknown type")),
+    })
+}
+
+/// Turns stored JSON text (as PostgreSQL prints a `jsonb` value, or as
+/// [`item_to_storage_text`] wrote it) into wire JSON text. When no string in it was escaped,
+/// which is nearly always, the text is returned as it is, without parsing; otherwise it is
+/// parsed, unescaped and written out again.
+pub fn storage_text_to_wire(text: &str) -> Result<Cow<'_, str>, ApiError> {
+    // An escaped string holds U+0001, which JSON text carries either raw or (as PostgreSQL and
+    // serde_json write it) as the escape sequence \u0001. A literal backslash followed by
+    // "u0001" in a string also matches; it only costs the slow path.
+    if !text.contains(ESCAPE) && !text.contains("\\u0001") {
+        return Ok(Cow::Borrowed(text));
+    }
+    let stored: Value =
+        serde_json::from_str(text).map_err(|_| corrupt("the stored text is not JSON"))?;
+    Ok(Cow::Owned(storage_value_to_wire(stored)?.to_string()))
+}
+
+/// Turns a stored document, already parsed, into its wire form (unescapes every string).
+pub fn storage_value_to_wire(stored: Value) -> Result<Value, ApiError> {
+    Ok(match stored {
+        Value::String(s) => match unescape_str(&s)? {
+            Cow::Borrowed(_) => Value::String(s),
+            Cow::Owned(original) => Value::String(original),
+        },
+        Value::Array(values) => Value::Array(
+            values
+                .into_iter()
+                .map(storage_value_to_wire)
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(name, value)| {
+                    Ok((
+                        unescape_str(&name)?.into_owned(),
+                        storage_value_to_wire(value)?,
+                    ))
+                })
+                .collect::<Result<_, ApiError>>()?,
+        ),
+        other => other,
+    })
+}
+
+fn list(json: &Value) -> Result<&[Value], ApiError> {
+    json.as_array()
+        .map(Vec::as_slice)
+        .ok_or_else(|| corrupt("expected an array"))
+}
+
+fn corrupt(what: &str) -> ApiError {
+    ApiError::internal(format!("stored item is corrupt: {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Every string of up to `max_len` characters over an alphabet chosen to hit the escape:
+    /// U+0000, the escape character and what may follow it, and characters that JSON escapes.
+    fn tricky_strings(max_len: usize) -> Vec<String> {
+        let alphabet = [
+            '\u{0}', '\u{1}', '\u{2}', 'a', '0', 'u', '\\', '"', 'é', '\u{FFFF}',
+        ];
+        let mut all = vec![String::new()];
+        let mut previous = vec![String::new()];
+        for _ in 0..max_len {
+            let next: Vec<String> = previous
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            all.extend(next.iter().cloned());
+            previous = next;
+        }
+        all
+    }
+
+    #[test]
+    fn escape_round_trips_and_removes_nul() {
+        for s in tricky_strings(4) {
+            let escaped = escape_str(&s);
+            assert!(!escaped.contains('\u{0}'), "{s:?}");
+            assert_eq!(unescape_str(&escaped).expect("valid escape"), s, "{s:?}");
+            // Strings without U+0000 and U+0001 are stored as they are.
+            let untouched = !s.contains(['\u{0}', '\u{1}']);
+            assert_eq!(matches!(escaped, Cow::Borrowed(_)), untouched, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn escape_preserves_byte_order() {
+        let strings = tricky_strings(3);
+        let escaped: Vec<String> = strings.iter().map(|s| escape_str(s).into_owned()).collect();
+        for (a, ea) in strings.iter().zip(&escaped) {
+            for (b, eb) in strings.iter().zip(&escaped) {
+                assert_eq!(
+                    a.as_bytes().cmp(b.as_bytes()),
+                    ea.as_bytes().cmp(eb.as_bytes()),
+                    "{a:?} vs {b:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unescape_rejects_corrupt_text() {
+        for bad in ["\u{1}", "a\u{1}", "\u{1}a", "\u{1}\u{0}", "\u{1}\u{3}x"] {
+            let error = unescape_str(bad).expect_err(bad);
+            assert_eq!(error.kind, crate::error::ErrorKind::InternalServerError);
+        }
+    }
+
+    fn item_with(s: &str) -> Item {
+        let text = |t: &str| AttributeValue::S(t.to_string());
+        Item::from([
+            (s.to_string(), text(s)),
+            (
+                format!("k{s}"),
+                AttributeValue::Ss(vec![s.to_string(), format!("{s}x")]),
+            ),
+            (
+                "m".to_string(),
+                AttributeValue::M(Item::from([(
+                    s.to_string(),
+                    AttributeValue::L(vec![
+                        text(s),
+                        AttributeValue::N(Number::from_i64(-5)),
+                        AttributeValue::B(vec![0, 1]),
+                    ]),
+                )])),
+            ),
+            (
+                "ns".to_string(),
+                AttributeValue::Ns(vec![Number::from_i64(1), Number::from_i64(2)]),
+            ),
+            ("bs".to_string(), AttributeValue::Bs(vec![vec![0], vec![1]])),
+            ("z".to_string(), AttributeValue::Null),
+            ("t".to_string(), AttributeValue::Bool(true)),
+        ])
+    }
+
+    #[test]
+    fn items_round_trip_through_storage() {
+        for s in tricky_strings(3) {
+            let item = item_with(&s);
+            let stored = item_to_storage(&item);
+            let text = item_to_storage_text(&item);
+            assert!(!text.contains("\\u0000"), "{s:?}: {text}");
+            assert_eq!(serde_json::from_str::<Value>(&text).expect("json"), stored);
+            // Back to the item.
+            assert_eq!(item_from_storage(&stored).expect("valid"), item, "{s:?}");
+            // Back to the wire, from text and from a parsed value.
+            let wire: Value =
+                serde_json::from_str(&storage_text_to_wire(&text).expect("valid")).expect("json");
+            assert_eq!(wire, crate::model::item_to_json(&item), "{s:?}");
+            assert_eq!(storage_value_to_wire(stored).expect("valid"), wire, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn plain_text_is_handed_back_untouched() {
+        let text = r#"{"a": {"S": "x\\u0002y\"é"}, "b": {"N": "1"}}"#;
+        assert!(matches!(storage_text_to_wire(text), Ok(Cow::Borrowed(t)) if t == text));
+        // A literal backslash followed by u0001 takes the slow path and comes back intact.
+        let literal = r#"{"a":{"S":"\\u0001"}}"#;
+        let wire = storage_text_to_wire(literal).expect("valid");
+        assert!(matches!(wire, Cow::Owned(_)));
+        assert_eq!(
+            serde_json::from_str::<Value>(&wire).expect("json"),
+            json!({"a": {"S": "\\u0001"}})
+        );
+    }
+
+    /// PostgreSQL prints jsonb with its own spacing, key order and `\u0001` escapes.
+    #[test]
+    fn postgres_jsonb_text_is_read() {
+        let printed = r#"{"m": {"M": {"\u0001\u0001k": {"S": "a\u0001\u0002b"}}}, "\u0001\u0001": {"SS": ["\u0001\u0001", "x"]}}"#;
+        let wire: Value =
+            serde_json::from_str(&storage_text_to_wire(printed).expect("valid")).expect("json");
+        assert_eq!(
+            wire,
+            json!({"m": {"M": {"\u{0}k": {"S": "a\u{1}b"}}}, "\u{0}": {"SS": ["\u{0}", "x"]}})
+        );
+        let item = item_from_storage(&serde_json::from_str(printed).expect("json")).expect("valid");
+        assert_eq!(
+            item["\u{0}"],
+            AttributeValue::Ss(vec!["\u{0}".into(), "x".into()])
+        );
+    }
+
+    #[test]
+    fn corrupt_documents_are_internal_errors() {
+        let corrupt_documents = [
+            json!([]),
+            json!({"a": "x"}),
+            json!({"a": {}}),
+            json!({"a": {"S": "x", "N": "1"}}),
+            json!({"a": {"X": "x"}}),
+            json!({"a": {"S": 1}}),
+            json!({"a": {"N": "abc"}}),
+            json!({"a": {"B": "!"}}),
+            json!({"a": {"SS": "x"}}),
+            json!({"a": {"M": []}}),
+            json!({"a": {"BOOL": "x"}}),
+            json!({"a": {"S": "\u{1}"}}),
+            json!({"\u{1}x": {"S": "a"}}),
+        ];
+        for document in corrupt_documents {
+            let error = item_from_storage(&document).expect_err("corrupt");
+            assert_eq!(
+                error.kind,
+                crate::error::ErrorKind::InternalServerError,
+                "{document}"
+            );
+        }
+        assert!(storage_text_to_wire("{\"a\":{\"S\":\"\\u0001\"}}").is_err());
+        assert!(storage_text_to_wire("\u{1}not json").is_err());
+    }
+}
