@@ -39,6 +39,26 @@ pub struct Cli {
     /// Account id named in ARNs [env: DYNAMO_PG_ACCOUNT_ID] [default: 000000000000].
     #[arg(long, value_name = "ID")]
     pub account_id: Option<String>,
+    /// Access key id clients must sign with [env: DYNAMO_PG_ACCESS_KEY_ID]. More pairs go in the
+    /// config file's [[credentials]] list. With none, any credentials are accepted.
+    #[arg(long, value_name = "ID")]
+    pub access_key_id: Option<String>,
+    /// Secret key for --access-key-id [env: DYNAMO_PG_SECRET_ACCESS_KEY].
+    #[arg(long, value_name = "SECRET")]
+    pub secret_access_key: Option<String>,
+    /// Serve on a non-loopback address without credentials (anyone could use it)
+    /// [env: DYNAMO_PG_ALLOW_UNAUTHENTICATED].
+    #[arg(long)]
+    pub allow_unauthenticated: bool,
+}
+
+/// One access key clients may sign requests with.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CredentialSetting {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Account id for ARNs of requests signed with this key (default: the server's).
+    pub account_id: Option<String>,
 }
 
 /// The merged settings the server runs with.
@@ -60,6 +80,14 @@ pub struct Settings {
     pub region: String,
     /// AWS account id reported in ARNs.
     pub account_id: String,
+    /// Keys requests must be signed with; empty means any well-formed signature is accepted.
+    #[serde(default)]
+    pub credentials: Vec<CredentialSetting>,
+    /// One key from flags or environment, added to `credentials`.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Explicit consent to serve a non-loopback address without credentials.
+    pub allow_unauthenticated: bool,
 }
 
 impl Settings {
@@ -72,7 +100,8 @@ impl Settings {
             .set_default("log_level", "info")?
             .set_default("log_format", "text")?
             .set_default("region", "us-east-1")?
-            .set_default("account_id", "000000000000")?;
+            .set_default("account_id", "000000000000")?
+            .set_default("allow_unauthenticated", false)?;
         builder = match &cli.config {
             Some(path) => builder.add_source(config::File::from(path.as_path()).required(true)),
             None => builder.add_source(config::File::with_name("dynamo-pg.toml").required(false)),
@@ -93,11 +122,31 @@ impl Settings {
             .set_override_option("log_level", cli.log_level.clone())?
             .set_override_option("log_format", cli.log_format.clone())?
             .set_override_option("region", cli.region.clone())?
-            .set_override_option("account_id", cli.account_id.clone())?;
+            .set_override_option("account_id", cli.account_id.clone())?
+            .set_override_option("access_key_id", cli.access_key_id.clone())?
+            .set_override_option("secret_access_key", cli.secret_access_key.clone())?
+            .set_override_option("allow_unauthenticated", cli.allow_unauthenticated.then_some(true))?;
         let mut settings: Settings = builder.build()?.try_deserialize()?;
         if settings.database_url.as_deref() == Some("") {
             settings.database_url = None;
         }
+        if let (Some(id), Some(secret)) = (settings.access_key_id.clone(), settings.secret_access_key.clone()) {
+            settings.credentials.push(CredentialSetting { access_key_id: id, secret_access_key: secret, account_id: None });
+        }
         Ok(settings)
+    }
+
+    /// The credential store these settings describe.
+    pub fn credential_store(&self) -> crate::auth::CredentialStore {
+        crate::auth::CredentialStore::new(
+            self.credentials
+                .iter()
+                .map(|c| crate::auth::Credential {
+                    access_key_id: c.access_key_id.clone(),
+                    secret_access_key: c.secret_access_key.clone(),
+                    account_id: c.account_id.clone(),
+                })
+                .collect(),
+        )
     }
 }

@@ -5,6 +5,7 @@
 //! [`model`] holds DynamoDB's values and [`expr`] its expression language; both are pure.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod embedded_pg;
 pub mod error;

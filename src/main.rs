@@ -71,18 +71,47 @@ async fn serve(settings: &Settings, url: &str) -> Result<(), Box<dyn std::error:
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
     let addr = listener.local_addr()?;
+    if settings.credentials.is_empty() && !addr.ip().is_loopback() && !settings.allow_unauthenticated {
+        return Err(format!(
+            "refusing to serve {addr} without credentials: anyone who can reach it could read and change \
+             every table. Configure credentials (--access-key-id/--secret-access-key or [[credentials]] \
+             in the config file), listen on a loopback address, or set allow_unauthenticated = true"
+        )
+        .into());
+    }
     let ctx = Arc::new(Ctx {
         storage,
         region: settings.region.clone(),
         account_id: settings.account_id.clone(),
         endpoint_address: addr.to_string(),
+        credentials: std::sync::RwLock::new(Arc::new(settings.credential_store())),
     });
+    tokio::spawn(reload_credentials_on_sighup(ctx.clone()));
     // Scripts and the test harness read this line to learn the port.
     println!("dynamo-pg listening on http://{addr}");
     tracing::info!(%addr, "serving the DynamoDB API");
     dynamo_pg::server::serve(listener, ctx, shutdown_signal()).await;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// SIGHUP re-reads the configuration and swaps in its credentials, so keys can be rotated
+/// without a restart. A configuration that no longer loads keeps the old keys.
+async fn reload_credentials_on_sighup(ctx: Arc<Ctx>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    while hup.recv().await.is_some() {
+        match Settings::load(&Cli::parse()) {
+            Ok(settings) => {
+                let store = Arc::new(settings.credential_store());
+                tracing::info!(keys = store.len(), "credentials reloaded");
+                if let Ok(mut current) = ctx.credentials.write() {
+                    *current = store;
+                }
+            }
+            Err(e) => tracing::error!("configuration reload failed, keeping the old credentials: {e}"),
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -63,6 +63,7 @@ impl Server {
             .method("POST")
             .uri(format!("{}/", self.endpoint.trim_end_matches('/')))
             .header("Content-Type", "application/x-amz-json-1.0")
+            .header("X-Amz-Date", "20260101T000000Z")
             .header("Authorization", AUTHORIZATION);
         match step.get("target") {
             None => builder = builder.header("X-Amz-Target", format!("{TARGET_PREFIX}{op}")),

@@ -16,6 +16,7 @@ async fn responses_carry_request_id_and_crc32() {
         &[
             ("Content-Type", "application/x-amz-json-1.0"),
             ("X-Amz-Target", "DynamoDB_20120810.ListTables"),
+            ("X-Amz-Date", "20260101T000000Z"),
             ("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=abc"),
         ],
         b"{}",
@@ -54,6 +55,7 @@ async fn unknown_operation_and_malformed_json() {
         &[
             ("Content-Type", "application/x-amz-json-1.0"),
             ("X-Amz-Target", "DynamoDB_20120810.ListTables"),
+            ("X-Amz-Date", "20260101T000000Z"),
             ("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=abc"),
         ],
         b"{not json",

@@ -124,7 +124,8 @@ def send(endpoint, step):
         data = step["raw_body"].encode("utf-8")
     else:
         data = json.dumps(step["request"], ensure_ascii=False).encode("utf-8")
-    headers = {"Content-Type": "application/x-amz-json-1.0", "Authorization": AUTHORIZATION}
+    headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Date": "20260101T000000Z",
+               "Authorization": AUTHORIZATION}
     target = step.get("target", TARGET_PREFIX + step["op"])
     if target is not None:
         headers["X-Amz-Target"] = target

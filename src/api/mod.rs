@@ -34,6 +34,9 @@ pub struct Ctx {
     pub account_id: String,
     /// The address clients reach this server at, for DescribeEndpoints.
     pub endpoint_address: String,
+    /// Keys requests must be signed with; swapped whole when the configuration is reloaded.
+    /// Empty: any well-formed signature is accepted, as DynamoDB Local does.
+    pub credentials: std::sync::RwLock<std::sync::Arc<crate::auth::CredentialStore>>,
 }
 
 /// Runs one operation.

@@ -15,7 +15,26 @@ static ENDPOINT: OnceLock<String> = OnceLock::new();
 
 /// The base URL of the shared test server, starting it on first use.
 pub async fn endpoint() -> String {
-    ENDPOINT.get_or_init(start_server).clone()
+    ENDPOINT.get_or_init(|| start_server(&[])).clone()
+}
+
+/// Starts another server, with extra command-line arguments, for tests that need a different
+/// configuration (credentials, say). It lives until the test process ends.
+pub fn start_server_with(args: &[&str]) -> String {
+    start_server(args)
+}
+
+/// A Rust SDK client for `endpoint` signing with the given keys.
+pub fn client_for(endpoint: &str, access_key_id: &str, secret: &str) -> aws_sdk_dynamodb::Client {
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(access_key_id, secret, None, None, "test"))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
 }
 
 /// A Rust SDK client pointed at the test server, as a user would configure it.
@@ -40,15 +59,20 @@ pub fn table_name(prefix: &str) -> String {
 
 /// Starts the server on a dedicated thread that lives as long as the test process: the child
 /// gets SIGTERM (and stops its PostgreSQL cleanly) when that thread, i.e. the process, ends.
-fn start_server() -> String {
+fn start_server(extra_args: &[&str]) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SERVERS: AtomicUsize = AtomicUsize::new(0);
+    let n = SERVERS.fetch_add(1, Ordering::Relaxed);
+    let extra: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let data_dir = std::env::temp_dir().join(format!("dynamo-pg-test-{}", std::process::id()));
+        let data_dir = std::env::temp_dir().join(format!("dynamo-pg-test-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dynamo-pg"));
-        cmd.args(["--listen", "127.0.0.1:0", "--log-level", "warn", "--pool-size", "8"])
+        cmd.args(["--listen", "127.0.0.1:0", "--log-level", "error", "--pool-size", "8"])
             .arg("--data-dir")
             .arg(&data_dir)
+            .args(&extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -98,8 +122,18 @@ pub async fn raw(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    raw_to(&endpoint().await, method, path, headers, body).await
+}
+
+/// [`raw`] against a given server.
+pub async fn raw_to(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let endpoint = endpoint().await;
     let addr = endpoint.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
@@ -149,6 +183,7 @@ pub async fn call(op: &str, body: serde_json::Value) -> (u16, serde_json::Value)
         &[
             ("Content-Type", "application/x-amz-json-1.0"),
             ("X-Amz-Target", &target),
+            ("X-Amz-Date", "20260101T000000Z"),
             (
                 "Authorization",
                 "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=abc",
