@@ -50,12 +50,38 @@ pub struct Cli {
     /// [env: DYNAMO_PG_ALLOW_UNAUTHENTICATED].
     #[arg(long)]
     pub allow_unauthenticated: bool,
+    /// PEM certificate chain to serve HTTPS with; needs --tls-key [env: DYNAMO_PG_TLS_CERT].
+    /// Re-read on SIGHUP, so a renewed certificate needs no restart.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) for --tls-cert [env: DYNAMO_PG_TLS_KEY].
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds a client has to send a request's headers, counted from the connection's start or
+    /// the end of the previous response; also how long an idle connection is kept
+    /// [env: DYNAMO_PG_HEADER_TIMEOUT] [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    pub header_timeout: Option<f64>,
+    /// Seconds a client has to send a request's body once its headers are in
+    /// [env: DYNAMO_PG_BODY_TIMEOUT] [default: 60].
+    #[arg(long, value_name = "SECONDS")]
+    pub body_timeout: Option<f64>,
+    /// Seconds a request waits for a PostgreSQL connection before failing with a retryable 500;
+    /// also the readiness check's limit [env: DYNAMO_PG_DATABASE_TIMEOUT] [default: 3].
+    #[arg(long, value_name = "SECONDS")]
+    pub database_timeout: Option<f64>,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT
+    /// [env: DYNAMO_PG_SHUTDOWN_TIMEOUT] [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    pub shutdown_timeout: Option<f64>,
 }
 
 /// One access key clients may sign requests with.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CredentialSetting {
+    /// The key id clients name in their signature's credential scope.
     pub access_key_id: String,
+    /// The shared secret the signature is computed with.
     pub secret_access_key: String,
     /// Account id for ARNs of requests signed with this key (default: the server's).
     pub account_id: Option<String>,
@@ -85,9 +111,37 @@ pub struct Settings {
     pub credentials: Vec<CredentialSetting>,
     /// One key from flags or environment, added to `credentials`.
     pub access_key_id: Option<String>,
+    /// The secret for `access_key_id`.
     pub secret_access_key: Option<String>,
     /// Explicit consent to serve a non-loopback address without credentials.
     pub allow_unauthenticated: bool,
+    /// PEM certificate chain; with `tls_key`, the API is served over HTTPS (HTTP/2 by ALPN).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Seconds to receive a request's headers (and the longest idle time of a connection).
+    pub header_timeout: f64,
+    /// Seconds to receive a request's body.
+    pub body_timeout: f64,
+    /// Seconds to wait for a PostgreSQL connection; bounds how long requests hang when the
+    /// database is away.
+    pub database_timeout: f64,
+    /// Seconds in-flight requests get to finish at shutdown.
+    pub shutdown_timeout: f64,
+    /// Milliseconds between TTL sweeps (deleting expired items) [env: DYNAMO_PG_TTL_SWEEP_INTERVAL_MS].
+    #[serde(default = "default_ttl_sweep_interval_ms")]
+    pub ttl_sweep_interval_ms: u64,
+    /// Milliseconds between stream trims (records older than 24 h) [env: DYNAMO_PG_STREAM_TRIM_INTERVAL_MS].
+    #[serde(default = "default_stream_trim_interval_ms")]
+    pub stream_trim_interval_ms: u64,
+}
+
+fn default_ttl_sweep_interval_ms() -> u64 {
+    5_000
+}
+
+fn default_stream_trim_interval_ms() -> u64 {
+    60_000
 }
 
 impl Settings {
@@ -101,7 +155,11 @@ impl Settings {
             .set_default("log_format", "text")?
             .set_default("region", "us-east-1")?
             .set_default("account_id", "000000000000")?
-            .set_default("allow_unauthenticated", false)?;
+            .set_default("allow_unauthenticated", false)?
+            .set_default("header_timeout", 30.0)?
+            .set_default("body_timeout", 60.0)?
+            .set_default("database_timeout", 3.0)?
+            .set_default("shutdown_timeout", 30.0)?;
         builder = match &cli.config {
             Some(path) => builder.add_source(config::File::from(path.as_path()).required(true)),
             None => builder.add_source(config::File::with_name("dynamo-pg.toml").required(false)),
@@ -125,15 +183,46 @@ impl Settings {
             .set_override_option("account_id", cli.account_id.clone())?
             .set_override_option("access_key_id", cli.access_key_id.clone())?
             .set_override_option("secret_access_key", cli.secret_access_key.clone())?
-            .set_override_option("allow_unauthenticated", cli.allow_unauthenticated.then_some(true))?;
+            .set_override_option("allow_unauthenticated", cli.allow_unauthenticated.then_some(true))?
+            .set_override_option("tls_cert", cli.tls_cert.as_ref().map(|p| p.display().to_string()))?
+            .set_override_option("tls_key", cli.tls_key.as_ref().map(|p| p.display().to_string()))?
+            .set_override_option("header_timeout", cli.header_timeout)?
+            .set_override_option("body_timeout", cli.body_timeout)?
+            .set_override_option("database_timeout", cli.database_timeout)?
+            .set_override_option("shutdown_timeout", cli.shutdown_timeout)?;
         let mut settings: Settings = builder.build()?.try_deserialize()?;
         if settings.database_url.as_deref() == Some("") {
             settings.database_url = None;
+        }
+        // An empty value (e.g. `DYNAMO_PG_TLS_CERT=` in a container spec) means "not set".
+        settings.tls_cert = settings.tls_cert.take().filter(|p| !p.as_os_str().is_empty());
+        settings.tls_key = settings.tls_key.take().filter(|p| !p.as_os_str().is_empty());
+        match (&settings.tls_cert, &settings.tls_key) {
+            (Some(_), None) => return Err(config::ConfigError::Message("tls_cert is set but tls_key is not".into())),
+            (None, Some(_)) => return Err(config::ConfigError::Message("tls_key is set but tls_cert is not".into())),
+            _ => {}
+        }
+        for (name, value) in [
+            ("header_timeout", settings.header_timeout),
+            ("body_timeout", settings.body_timeout),
+            ("database_timeout", settings.database_timeout),
+            ("shutdown_timeout", settings.shutdown_timeout),
+        ] {
+            if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
+                return Err(config::ConfigError::Message(format!(
+                    "{name} must be a number of seconds between 0 and 86400, not {value}"
+                )));
+            }
         }
         if let (Some(id), Some(secret)) = (settings.access_key_id.clone(), settings.secret_access_key.clone()) {
             settings.credentials.push(CredentialSetting { access_key_id: id, secret_access_key: secret, account_id: None });
         }
         Ok(settings)
+    }
+
+    /// `secs` (already validated by [`Settings::load`]) as a Duration.
+    pub fn duration(secs: f64) -> std::time::Duration {
+        std::time::Duration::try_from_secs_f64(secs).unwrap_or(std::time::Duration::from_secs(30))
     }
 
     /// The credential store these settings describe.

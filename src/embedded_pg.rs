@@ -162,6 +162,12 @@ async fn supervise(spec: SpawnSpec, child: Arc<Mutex<Option<Child>>>, mut stop: 
     }
 }
 
+/// The directory holding PostgreSQL's server binaries (`initdb`, `postgres`, `pg_ctl`), found
+/// as for the embedded server; tests use it to run a PostgreSQL they can stop and restart.
+pub fn server_bindir() -> Option<PathBuf> {
+    find_bindir()
+}
+
 /// Finds the directory with `initdb` and `postgres`: pg_config, then the usual install paths,
 /// then PATH.
 fn find_bindir() -> Option<PathBuf> {

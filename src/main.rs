@@ -8,6 +8,7 @@ use clap::Parser;
 use dynamo_pg::api::Ctx;
 use dynamo_pg::config::{Cli, Settings};
 use dynamo_pg::embedded_pg::EmbeddedPostgres;
+use dynamo_pg::server::{ServerOptions, Tls};
 use dynamo_pg::storage::Storage;
 
 fn main() -> ExitCode {
@@ -48,6 +49,11 @@ fn init_tracing(settings: &Settings) {
 }
 
 async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    // Certificate problems are configuration errors: report them before starting anything.
+    let tls = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(Tls::load(cert, key)?)),
+        _ => None,
+    };
     let embedded = match &settings.database_url {
         Some(_) => None,
         None => Some(EmbeddedPostgres::start(&settings.data_dir).await?),
@@ -57,7 +63,7 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         .clone()
         .or_else(|| embedded.as_ref().map(|e| e.url.clone()))
         .unwrap_or_default();
-    let result = serve(&settings, &url).await;
+    let result = serve(&settings, &url, tls).await;
     if let Some(pg) = embedded {
         tracing::info!("stopping embedded PostgreSQL");
         pg.stop().await;
@@ -65,8 +71,13 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     result
 }
 
-async fn serve(settings: &Settings, url: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let storage = Storage::connect(url, settings.pool_size).await?;
+async fn serve(settings: &Settings, url: &str, tls: Option<Arc<Tls>>) -> Result<(), Box<dyn std::error::Error>> {
+    let storage =
+        Storage::connect_with_timeout(url, settings.pool_size, Settings::duration(settings.database_timeout)).await?;
+
+    // Background workers (TTL sweeper, stream trimmer); they stop when this guard is dropped.
+    let _workers = dynamo_pg::workers::spawn(storage.clone(), settings);
+
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -86,18 +97,27 @@ async fn serve(settings: &Settings, url: &str) -> Result<(), Box<dyn std::error:
         endpoint_address: addr.to_string(),
         credentials: std::sync::RwLock::new(Arc::new(settings.credential_store())),
     });
-    tokio::spawn(reload_credentials_on_sighup(ctx.clone()));
+    tokio::spawn(reload_on_sighup(ctx.clone(), tls.clone()));
+    let scheme = if tls.is_some() { "https" } else { "http" };
     // Scripts and the test harness read this line to learn the port.
-    println!("dynamo-pg listening on http://{addr}");
-    tracing::info!(%addr, "serving the DynamoDB API");
-    dynamo_pg::server::serve(listener, ctx, shutdown_signal()).await;
+    println!("dynamo-pg listening on {scheme}://{addr}");
+    tracing::info!(%addr, tls = tls.is_some(), "serving the DynamoDB API");
+    let options = ServerOptions {
+        tls,
+        header_timeout: Settings::duration(settings.header_timeout),
+        body_timeout: Settings::duration(settings.body_timeout),
+        database_timeout: Settings::duration(settings.database_timeout),
+        shutdown_timeout: Settings::duration(settings.shutdown_timeout),
+    };
+    dynamo_pg::server::serve(listener, ctx, options, shutdown_signal()).await;
     tracing::info!("shut down");
     Ok(())
 }
 
-/// SIGHUP re-reads the configuration and swaps in its credentials, so keys can be rotated
-/// without a restart. A configuration that no longer loads keeps the old keys.
-async fn reload_credentials_on_sighup(ctx: Arc<Ctx>) {
+/// SIGHUP re-reads the configuration and swaps in its credentials, and re-reads the TLS
+/// certificate and key, so keys and certificates can be rotated without a restart. Whatever no
+/// longer loads keeps its old value.
+async fn reload_on_sighup(ctx: Arc<Ctx>, tls: Option<Arc<Tls>>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
     while hup.recv().await.is_some() {
@@ -110,6 +130,12 @@ async fn reload_credentials_on_sighup(ctx: Arc<Ctx>) {
                 }
             }
             Err(e) => tracing::error!("configuration reload failed, keeping the old credentials: {e}"),
+        }
+        if let Some(tls) = &tls {
+            match tls.reload() {
+                Ok(()) => tracing::info!("TLS certificate reloaded"),
+                Err(e) => tracing::error!("TLS reload failed, keeping the old certificate: {e}"),
+            }
         }
     }
 }

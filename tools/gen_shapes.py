@@ -9,19 +9,28 @@ after upgrading botocore, then review the diff:
 
 What is kept, per service (keyed by its X-Amz-Target prefix):
   - operations: name -> input shape (absent for operations without input), and `table_name_check`
-    for operations whose input has a required top-level `TableName` (DynamoDB checks that one before
-    the model constraints, with messages of its own: see src/validate/NOTES.md);
-  - shapes: every shape reachable from an operation's input, reduced to type, members (in model
-    order, with `required`), list member, map key/value, min, max, pattern, enum.
+    for the table-level operations whose input has a required top-level `TableName` (DynamoDB
+    checks that one before the model constraints, with messages of its own; the item operations
+    GetItem, PutItem, ... validate it as an ordinary member: see src/validate/NOTES.md);
+  - shapes: every shape reachable from an operation's input, reduced to type, members (with
+    `required`), list member, map key/value, min, max, pattern, enum.
 
-Deliberate departures from the model, all documented in src/validate/NOTES.md:
-  - `AttributeValue` becomes type `opaque`: its contents are the model module's business; only its
-    JSON type (an object) is checked here.
+Deliberate departures from the model, all documented in src/validate/NOTES.md. Most follow
+dynalite (github.com/architect/dynalite, validations/*.js), whose validation rules and messages
+were recorded against the live service:
+  - Structure members are listed in the order the service checks them (MEMBER_ORDER below, from
+    dynalite's per-operation type tables); members dynalite does not know follow in model order.
+  - A few enums are listed in the order the service prints them in its messages (ENUM_ORDER).
+  - `AttributeValue` is marked `attribute_value`: its members' JSON types are checked (S, B, N,
+    BOOL, NULL, BS, NS, SS, L, M, as dynalite does), nothing else; its contents are the model
+    module's business.
   - Members named `TableName` whose shape is `TableArn`, and map keys of shape `TableArn`, get the
     synthetic shape `TableNameOrArn`: a value starting with `arn:` is held to `TableArn`'s limits,
     any other value to the `TableName` shape's (3..255, [a-zA-Z0-9_.-]+), which is what the service
-    enforced before table ARNs were accepted there and still enforces for plain names.
-  - A few enums are listed in the order the service prints them in its messages (ENUM_ORDER below).
+    enforced before table ARNs were accepted there and still enforces for plain names. For the
+    operations with `table_name_check` the top-level member gets `TableNameOrArnPrechecked`
+    instead: the same without the 3..255 length (the check before the model reports that).
+  - EXTRA_LIMITS: limits dynalite recorded from the service that the model lacks.
 """
 
 import argparse
@@ -42,6 +51,8 @@ SERVICES = [
 # where it differs from the model's order (recorded answers of the live service; see NOTES.md).
 ENUM_ORDER = {
     "ScalarAttributeType": ["B", "N", "S"],
+    "ProjectionType": ["ALL", "INCLUDE", "KEYS_ONLY"],
+    "ConditionalOperator": ["OR", "AND"],
     "ComparisonOperator": [
         "IN", "NULL", "BETWEEN", "LT", "NOT_CONTAINS", "EQ", "GT",
         "NOT_NULL", "NE", "LE", "BEGINS_WITH", "GE", "CONTAINS",
@@ -50,7 +61,61 @@ ENUM_ORDER = {
     "Select": ["SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES"],
 }
 
+# The order in which the service checks (and so reports) the members of these structures, where it
+# differs from the model's: dynalite's type tables, which follow the service's recorded multi-error
+# messages. Members not listed here follow the listed ones, in model order.
+MEMBER_ORDER = {
+    "AttributeValue": ["S", "B", "N", "BOOL", "NULL", "BS", "NS", "SS", "L", "M"],
+    "AttributeValueUpdate": ["Action", "Value"],
+    "BatchGetItemInput": ["ReturnConsumedCapacity", "RequestItems"],
+    "BatchWriteItemInput": ["ReturnConsumedCapacity", "ReturnItemCollectionMetrics", "RequestItems"],
+    "CreateGlobalSecondaryIndexAction": ["Projection", "IndexName", "ProvisionedThroughput",
+                                         "KeySchema"],
+    "CreateTableInput": ["AttributeDefinitions", "TableName", "BillingMode", "ProvisionedThroughput",
+                         "KeySchema", "LocalSecondaryIndexes", "GlobalSecondaryIndexes"],
+    "DeleteItemInput": ["ReturnConsumedCapacity", "TableName", "ReturnValues",
+                        "ReturnItemCollectionMetrics", "Key", "ConditionalOperator", "Expected",
+                        "ConditionExpression", "ExpressionAttributeValues",
+                        "ExpressionAttributeNames"],
+    "ExpectedAttributeValue": ["AttributeValueList", "ComparisonOperator", "Exists", "Value"],
+    "GetItemInput": ["ReturnConsumedCapacity", "AttributesToGet", "TableName", "Key",
+                     "ConsistentRead", "ProjectionExpression", "ExpressionAttributeNames"],
+    "ListTablesInput": ["Limit", "ExclusiveStartTableName"],
+    "ProvisionedThroughput": ["WriteCapacityUnits", "ReadCapacityUnits"],
+    "PutItemInput": ["ReturnConsumedCapacity", "TableName", "Item", "ConditionalOperator",
+                     "Expected", "ReturnValues", "ReturnItemCollectionMetrics",
+                     "ConditionExpression", "ExpressionAttributeValues",
+                     "ExpressionAttributeNames"],
+    "QueryInput": ["Select", "IndexName", "ReturnConsumedCapacity", "QueryFilter", "TableName",
+                   "ConditionalOperator", "AttributesToGet", "Limit", "KeyConditions",
+                   "ExclusiveStartKey", "ConsistentRead", "ScanIndexForward",
+                   "KeyConditionExpression", "FilterExpression", "ProjectionExpression",
+                   "ExpressionAttributeValues", "ExpressionAttributeNames"],
+    "ScanInput": ["Select", "IndexName", "TotalSegments", "ReturnConsumedCapacity", "TableName",
+                  "ConditionalOperator", "ScanFilter", "Segment", "Limit", "AttributesToGet",
+                  "ExclusiveStartKey", "FilterExpression", "ProjectionExpression",
+                  "ExpressionAttributeValues", "ExpressionAttributeNames"],
+    "UpdateItemInput": ["ReturnConsumedCapacity", "TableName", "ReturnItemCollectionMetrics",
+                        "ReturnValues", "Key", "ConditionalOperator", "Expected",
+                        "AttributeUpdates", "ConditionExpression", "UpdateExpression",
+                        "ExpressionAttributeValues", "ExpressionAttributeNames"],
+    "UpdateTableInput": ["TableName", "ProvisionedThroughput", "BillingMode",
+                         "GlobalSecondaryIndexUpdates"],
+    "WriteRequest": ["DeleteRequest", "PutRequest"],
+}
+
+# Limits the service enforces (dynalite recorded them) that the model does not state.
+EXTRA_LIMITS = {
+    "AttributeNameList": {"max": 255},
+}
+
+# Operations whose required top-level TableName the service validates as an ordinary member (in
+# the aggregate message) rather than with the check before the model (dynalite: the item
+# operations have notNull/regex/length on TableName, the table operations required/tableName).
+ITEM_OPERATIONS = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan"}
+
 TABLE_NAME_OR_ARN = "TableNameOrArn"
+PRECHECKED = "Prechecked"
 KNOWN_TYPES = {"structure", "list", "map", "string", "integer", "long", "double", "float",
                "boolean", "timestamp", "blob"}
 
@@ -69,13 +134,19 @@ def reduce_service(model, namespace):
     out = {}
     needs_table_name_or_arn = False
 
-    def ref(name, table_name_position):
+    prechecked = set()
+
+    def ref(name, table_name_position, precheck=False):
         """The shape name to use for a reference to `name` (a member or a map key)."""
         nonlocal needs_table_name_or_arn
         if table_name_position and name == "TableArn":
             needs_table_name_or_arn = True
-            return TABLE_NAME_OR_ARN
-        visit(name)
+            name = TABLE_NAME_OR_ARN
+        else:
+            visit(name)
+        if precheck:
+            prechecked.add(name)
+            return name + PRECHECKED
         return name
 
     def visit(name):
@@ -85,14 +156,17 @@ def reduce_service(model, namespace):
         typ = src["type"]
         if typ not in KNOWN_TYPES:
             sys.exit(f"gen_shapes: shape {name} has unknown type {typ}")
-        if name == "AttributeValue":
-            out[name] = {"type": "opaque"}
-            return
         shape = {"type": typ}
         out[name] = shape  # before recursing: shapes can be recursive
+        if name == "AttributeValue":
+            shape["attribute_value"] = True
         for k in ("min", "max", "pattern"):
             if k in src:
                 shape[k] = src[k]
+        for k, v in EXTRA_LIMITS.get(name, {}).items():
+            if k in src:
+                sys.exit(f"gen_shapes: the model now has {name}.{k}; drop it from EXTRA_LIMITS")
+            shape[k] = v
         if "enum" in src:
             order = ENUM_ORDER.get(name)
             if order is not None and sorted(order) != sorted(src["enum"]):
@@ -100,9 +174,16 @@ def reduce_service(model, namespace):
             shape["enum"] = order or src["enum"]
         if typ == "structure":
             required = set(src.get("required", []))
+            first = MEMBER_ORDER.get(name, [])
+            unknown = [m for m in first if m not in src["members"]]
+            if unknown:
+                sys.exit(f"gen_shapes: MEMBER_ORDER[{name}] names {unknown}, not in the model")
+            order = first + [m for m in src["members"] if m not in first]
             members = []
-            for mname, m in src["members"].items():
-                entry = {"name": mname, "shape": ref(m["shape"], mname == "TableName")}
+            for mname in order:
+                m = src["members"][mname]
+                precheck = (name, mname) in precheck_members
+                entry = {"name": mname, "shape": ref(m["shape"], mname == "TableName", precheck)}
                 if mname in required:
                     entry["required"] = True
                 members.append(entry)
@@ -113,6 +194,18 @@ def reduce_service(model, namespace):
             shape["key"] = ref(src["key"]["shape"], True)
             shape["value"] = ref(src["value"]["shape"], False)
 
+    # Which operations get the TableName check before the model: decided before visiting, since
+    # their input's TableName member gets a shape of its own.
+    precheck_members = set()
+    checked_ops = set()
+    for op_name, op in model["operations"].items():
+        if "input" not in op or op_name in ITEM_OPERATIONS:
+            continue
+        src = shapes[op["input"]["shape"]]
+        if "TableName" in src.get("required", []) and "TableName" in src["members"]:
+            precheck_members.add((op["input"]["shape"], "TableName"))
+            checked_ops.add(op_name)
+
     operations = {}
     for op_name, op in model["operations"].items():
         entry = {}
@@ -120,8 +213,7 @@ def reduce_service(model, namespace):
             inp = op["input"]["shape"]
             visit(inp)
             entry["input"] = inp
-            src = shapes[inp]
-            if "TableName" in src.get("required", []) and "TableName" in src["members"]:
+            if op_name in checked_ops:
                 entry["table_name_check"] = True
         operations[op_name] = entry
 
@@ -134,6 +226,12 @@ def reduce_service(model, namespace):
             "pattern": name_shape["pattern"],
             "arn": {k: arn_shape[k] for k in ("min", "max", "pattern") if k in arn_shape},
         }
+    for name in prechecked:
+        # The length was checked before the model, with the service's own message.
+        shape = {k: v for k, v in out[name].items() if k not in ("min", "max")}
+        if shape["type"] != "string":
+            sys.exit(f"gen_shapes: TableName of shape {name} is not a string")
+        out[name + PRECHECKED] = shape
 
     return {
         "namespace": namespace,

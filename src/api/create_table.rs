@@ -39,6 +39,9 @@ pub fn now_epoch() -> f64 {
 pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let def = parse_definition(&input)?;
     ctx.storage.create_table(&def).await?;
+    if crate::storage::streams::stream_enabled(&def) {
+        ctx.storage.open_stream(&def).await?;
+    }
     let mut description = describe_table(ctx, &def, Some((0, 0))).await?;
     // The service answers CreateTable while the table (and each GSI) is still being created.
     description["TableStatus"] = "CREATING".into();

@@ -141,10 +141,13 @@ pub async fn describe_table(ctx: &Ctx, def: &TableDef, stats: Option<(i64, i64)>
         out.insert("GlobalSecondaryIndexes".into(), list.into());
     }
     if let Some(stream) = &def.stream {
-        out.insert(
-            "StreamSpecification".into(),
-            json!({"StreamEnabled": stream.enabled, "StreamViewType": stream.view_type}),
-        );
+        // A disabled stream leaves no StreamSpecification but stays the latest stream.
+        if stream.enabled {
+            out.insert(
+                "StreamSpecification".into(),
+                json!({"StreamEnabled": true, "StreamViewType": stream.view_type}),
+            );
+        }
         out.insert("LatestStreamLabel".into(), stream.label.clone().into());
         out.insert(
             "LatestStreamArn".into(),

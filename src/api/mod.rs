@@ -2,6 +2,8 @@
 //! its rules. Each takes the request body (already checked against the API model's shapes by
 //! `validate`) and returns the response body.
 
+mod batch_get_item;
+mod batch_write_item;
 mod capacity;
 mod common;
 mod conditions;
@@ -12,12 +14,18 @@ mod describe;
 mod describe_endpoints;
 mod describe_limits;
 mod describe_table;
+mod describe_time_to_live;
+mod expressions;
 mod get_item;
 mod list_tables;
+mod paging;
 mod projection;
 mod put_item;
+mod streams;
 mod tags;
+mod update_item;
 mod update_table;
+mod update_time_to_live;
 
 use serde_json::Value;
 
@@ -42,7 +50,13 @@ pub struct Ctx {
 /// Runs one operation.
 pub async fn dispatch(ctx: &Ctx, service: Service, operation: &str, input: Value) -> ApiResult<Value> {
     if service == Service::Streams {
-        return Err(not_implemented(operation));
+        return match operation {
+            "ListStreams" => streams::list_streams::handle(ctx, input).await,
+            "DescribeStream" => streams::describe_stream::handle(ctx, input).await,
+            "GetShardIterator" => streams::get_shard_iterator::handle(ctx, input).await,
+            "GetRecords" => streams::get_records::handle(ctx, input).await,
+            other => Err(not_implemented(other)),
+        };
     }
     match operation {
         "CreateTable" => create_table::handle(ctx, input).await,
@@ -58,6 +72,11 @@ pub async fn dispatch(ctx: &Ctx, service: Service, operation: &str, input: Value
         "PutItem" => put_item::handle(ctx, input).await,
         "GetItem" => get_item::handle(ctx, input).await,
         "DeleteItem" => delete_item::handle(ctx, input).await,
+        "UpdateTimeToLive" => update_time_to_live::handle(ctx, input).await,
+        "DescribeTimeToLive" => describe_time_to_live::handle(ctx, input).await,
+        "UpdateItem" => update_item::handle(ctx, input).await,
+        "BatchGetItem" => batch_get_item::handle(ctx, input).await,
+        "BatchWriteItem" => batch_write_item::handle(ctx, input).await,
         other => Err(not_implemented(other)),
     }
 }

@@ -1,29 +1,32 @@
 //! Which attributes a read returns (ProjectionExpression, or legacy AttributesToGet).
 
-use serde_json::Value;
-
-use crate::error::{ApiError, ApiResult};
+use crate::expr::Projection;
 use crate::model::Item;
 
-/// A parsed read projection; `None` inside means "all attributes".
+/// The projected item: all of it without a projection.
+pub fn apply(projection: Option<&Projection>, item: Item) -> Item {
+    match projection {
+        Some(p) => p.apply(&item),
+        None => item,
+    }
+}
+
+/// A read projection parsed from one request object (a GetItem request, or one table's entry
+/// of a BatchGetItem): ProjectionExpression with ExpressionAttributeNames, or AttributesToGet.
 pub struct ReadProjection {
-    inner: Option<()>,
+    projection: Option<Projection>,
 }
 
 impl ReadProjection {
-    /// Reads the projection members of a GetItem/Query/Scan request.
-    pub fn parse(input: &Value) -> ApiResult<ReadProjection> {
-        for member in ["ProjectionExpression", "AttributesToGet"] {
-            if input.get(member).is_some() {
-                return Err(ApiError::validation(format!("{member} is not supported yet")));
-            }
-        }
-        Ok(ReadProjection { inner: None })
+    /// Reads the projection members of `request`, with DynamoDB's rules and messages.
+    pub fn parse(request: &serde_json::Value) -> crate::error::ApiResult<ReadProjection> {
+        use super::expressions::{check_mix, Expressions, GET};
+        check_mix(request, &GET)?;
+        Ok(ReadProjection { projection: Expressions::parse(request, &GET, None)?.projection })
     }
 
     /// The projected item.
     pub fn apply(&self, item: Item) -> Item {
-        let _ = &self.inner;
-        item
+        apply(self.projection.as_ref(), item)
     }
 }

@@ -4,7 +4,8 @@
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::schema::BillingMode;
+use crate::schema::{BillingMode, StreamSpec};
+use crate::storage::streams::enabled_stream;
 
 use super::common::{resolve_table_for_control, str_member};
 use super::create_table::{now_epoch, parse_stream, parse_throughput};
@@ -99,17 +100,23 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         new.table_class = Some(class.to_string());
     }
     if let Some(spec) = input.get("StreamSpecification") {
-        let enable = spec.get("StreamEnabled").and_then(Value::as_bool).unwrap_or(false);
-        match (&def.stream, enable) {
-            (Some(_), true) => {
-                return Err(ApiError::validation(format!("Table already has an enabled stream: {}", def.name)))
-            }
-            (None, false) => return Err(ApiError::validation("Table already has stream disabled")),
-            _ => new.stream = parse_stream(Some(spec), now)?,
+        // Enabling makes a new stream (new label); disabling keeps the old label, which
+        // DescribeTable goes on reporting as LatestStreamArn (DynamoDB Local's wording below).
+        let requested = parse_stream(Some(spec), now)?;
+        match (enabled_stream(&def), requested) {
+            (Some(_), Some(_)) => return Err(ApiError::validation("Table already has an enabled stream")),
+            (None, None) => return Err(ApiError::validation("Table has no stream to disable")),
+            (Some(old), None) => new.stream = Some(StreamSpec { enabled: false, ..old.clone() }),
+            (None, Some(stream)) => new.stream = Some(stream),
         }
     }
 
     ctx.storage.save_table(&new).await?;
+    match (enabled_stream(&def), enabled_stream(&new)) {
+        (Some(old), None) => ctx.storage.close_stream(&def.name, &old.label).await?,
+        (None, Some(_)) => ctx.storage.open_stream(&new).await?,
+        _ => {}
+    }
     let mut description = describe_table(ctx, &new, None).await?;
     if new.billing_mode != def.billing_mode || new.throughput != def.throughput {
         description["TableStatus"] = "UPDATING".into();

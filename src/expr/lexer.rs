@@ -187,7 +187,11 @@ pub(crate) fn tokenize(source: &str) -> Vec<Token> {
 /// from the start of the token before it to the end of the token after it.
 pub(crate) fn syntax_error_message(source: &str, tokens: &[Token], index: usize) -> String {
     let token = tokens[index];
-    let from = if index == 0 { 0 } else { tokens[index - 1].start };
+    let from = if index == 0 {
+        0
+    } else {
+        tokens[index - 1].start
+    };
     let to = match tokens.get(index + 1) {
         Some(next) if next.kind != TokenKind::Eof => next.end,
         _ => source.len(),
@@ -245,7 +249,10 @@ mod tests {
     #[test]
     fn near_spans_neighbours() {
         let msg = |s: &str, i: usize| syntax_error_message(s, &tokenize(s), i);
-        assert_eq!(msg("a = = b", 2), "Syntax error; token: \"=\", near: \"= = b\"");
+        assert_eq!(
+            msg("a = = b", 2),
+            "Syntax error; token: \"=\", near: \"= = b\""
+        );
         assert_eq!(msg("a =", 2), "Syntax error; token: \"<EOF>\", near: \"=\"");
         assert_eq!(msg("  ", 0), "Syntax error; token: \"<EOF>\", near: \"  \"");
         assert_eq!(msg(" 1a", 0), "Syntax error; token: \"1\", near: \" 1a\"");

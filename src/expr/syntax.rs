@@ -3,8 +3,13 @@
 //! The tree keeps token positions and nothing is resolved yet (placeholders stay placeholders,
 //! reserved words are not checked): DynamoDB reports syntax errors before any other problem, so
 //! parsing is a phase of its own. The one check made while parsing is DynamoDB's "redundant
-//! parentheses" (`((a))`), which it reports as soon as the parser has committed to a doubled
-//! group, ahead of a syntax error further right.
+//! parentheses" (`((a))`), which its parser reports when it leaves the doubled group, ahead of a
+//! syntax error further right. Its parser first looks ahead (without building anything) where
+//! the grammar cannot tell yet what it is reading: the first operand of a condition when it is
+//! a `(` group or a function call, and the first operand of a SET value; a doubled group read
+//! during that look-ahead is only reported once the look-ahead has decided, and not at all when
+//! the look-ahead runs into a syntax error. [`Parser`] mirrors this with a count of undecided
+//! look-aheads and a pending flag.
 //!
 //! A syntax error is reported at the first token at which the input stops being a prefix of
 //! some valid expression, as DynamoDB's (ANTLR) parser does. The only ambiguity of the grammar
@@ -42,20 +47,6 @@ pub(crate) enum CompareOp {
     Ge,
 }
 
-impl CompareOp {
-    /// The operator as DynamoDB names it in messages.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            CompareOp::Eq => "=",
-            CompareOp::Ne => "<>",
-            CompareOp::Lt => "<",
-            CompareOp::Le => "<=",
-            CompareOp::Gt => ">",
-            CompareOp::Ge => ">=",
-        }
-    }
-}
-
 /// A node of the syntax tree (conditions, operands and SET values share one type).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Node {
@@ -63,7 +54,10 @@ pub(crate) enum Node {
     /// A `:value` placeholder (token index).
     Value(usize),
     /// `name(args)`; the token index of the name.
-    Call { name: usize, args: Vec<Node> },
+    Call {
+        name: usize,
+        args: Vec<Node>,
+    },
     Paren(Box<Node>),
     Compare {
         op: CompareOp,
@@ -75,7 +69,10 @@ pub(crate) enum Node {
         low: Box<Node>,
         high: Box<Node>,
     },
-    In { subject: Box<Node>, list: Vec<Node> },
+    In {
+        subject: Box<Node>,
+        list: Vec<Node>,
+    },
     And(Box<Node>, Box<Node>),
     Or(Box<Node>, Box<Node>),
     Not(Box<Node>),
@@ -113,12 +110,23 @@ fn class(node: &Node) -> Class {
 /// One action of an update expression.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum RawAction {
-    Set { path: RawPath, value: Node },
-    Remove { path: RawPath },
+    Set {
+        path: RawPath,
+        value: Node,
+    },
+    Remove {
+        path: RawPath,
+    },
     /// ADD path :value (token index of the value).
-    Add { path: RawPath, value: usize },
+    Add {
+        path: RawPath,
+        value: usize,
+    },
     /// DELETE path :value (token index of the value).
-    Delete { path: RawPath, value: usize },
+    Delete {
+        path: RawPath,
+        value: usize,
+    },
 }
 
 /// A `SET`/`REMOVE`/`ADD`/`DELETE` clause.
@@ -156,6 +164,10 @@ pub(crate) struct Parser<'a> {
     pub source: &'a str,
     pub tokens: Vec<Token>,
     pos: usize,
+    /// Undecided look-aheads around the current position.
+    speculation: u32,
+    /// A doubled group was closed during a look-ahead.
+    pending_redundant: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -165,6 +177,8 @@ impl<'a> Parser<'a> {
             source,
             tokens: tokenize(source),
             pos: 0,
+            speculation: 0,
+            pending_redundant: false,
         }
     }
 
@@ -315,6 +329,12 @@ impl<'a> Parser<'a> {
     /// `group_start`, a bare operand followed by `)` is returned as is (the caller's group is
     /// then an operand).
     fn predicate(&mut self, group_start: bool) -> PResult<Node> {
+        // A `(` or a call leaves open what is being read until the token after it.
+        let speculative = self.peek() == TokenKind::LParen
+            || (self.peek() == TokenKind::Ident && self.peek_at(1) == TokenKind::LParen);
+        if speculative {
+            self.speculation += 1;
+        }
         let left = if self.peek() == TokenKind::LParen {
             self.condition_group()?
         } else {
@@ -330,36 +350,51 @@ impl<'a> Parser<'a> {
             TokenKind::Ge => Some(CompareOp::Ge),
             _ => None,
         };
-        let continues = op.is_some()
-            || self.at_keyword(Keyword::Between)
-            || self.at_keyword(Keyword::In);
-        if continues {
-            if left_class == Class::Condition {
-                return self.error();
-            }
-            check_redundant(&left)?;
+        let continues =
+            op.is_some() || self.at_keyword(Keyword::Between) || self.at_keyword(Keyword::In);
+        if !continues {
+            return match left_class {
+                Class::Condition | Class::Call => {
+                    if speculative {
+                        self.decide(false)?;
+                    }
+                    Ok(left)
+                }
+                // Still undecided: the enclosing group decides.
+                _ if group_start && self.peek() == TokenKind::RParen => {
+                    if speculative {
+                        self.speculation = self.speculation.saturating_sub(1);
+                    }
+                    Ok(left)
+                }
+                _ => self.error(),
+            };
         }
-        if let Some(op) = op {
+        if left_class == Class::Condition {
+            return self.error();
+        }
+        if speculative {
+            self.decide(false)?;
+        }
+        let node = if let Some(op) = op {
             self.bump();
             let right = self.operand()?;
-            return Ok(Node::Compare {
+            Node::Compare {
                 op,
                 left: Box::new(left),
                 right: Box::new(right),
-            });
-        }
-        if self.at_keyword(Keyword::Between) {
+            }
+        } else if self.at_keyword(Keyword::Between) {
             self.bump();
             let low = self.operand()?;
             self.expect(TokenKind::Keyword(Keyword::And))?;
             let high = self.operand()?;
-            return Ok(Node::Between {
+            Node::Between {
                 subject: Box::new(left),
                 low: Box::new(low),
                 high: Box::new(high),
-            });
-        }
-        if self.at_keyword(Keyword::In) {
+            }
+        } else {
             self.bump();
             self.expect(TokenKind::LParen)?;
             let mut list = vec![self.operand()?];
@@ -368,32 +403,51 @@ impl<'a> Parser<'a> {
                 list.push(self.operand()?);
             }
             self.expect(TokenKind::RParen)?;
-            return Ok(Node::In {
+            Node::In {
                 subject: Box::new(left),
                 list,
-            });
-        }
-        match left_class {
-            Class::Condition | Class::Call => {
-                check_redundant(&left)?;
-                Ok(left)
             }
-            _ if group_start && self.peek() == TokenKind::RParen => Ok(left),
-            _ => self.error(),
+        };
+        // A condition inside groups decides every group around it.
+        self.decide(true)?;
+        Ok(node)
+    }
+
+    /// A look-ahead decided (`all`: and every one around it): report a doubled group read
+    /// during it.
+    fn decide(&mut self, all: bool) -> PResult<()> {
+        self.speculation = if all {
+            0
+        } else {
+            self.speculation.saturating_sub(1)
+        };
+        if self.speculation == 0 && self.pending_redundant {
+            return Err(ParseError::RedundantParentheses);
         }
+        Ok(())
+    }
+
+    /// A `)` was just read: a doubled group is reported now, or once the look-ahead decides.
+    fn close_group(&mut self, inner: Node) -> PResult<Node> {
+        if matches!(inner, Node::Paren(_)) {
+            if self.speculation == 0 {
+                return Err(ParseError::RedundantParentheses);
+            }
+            self.pending_redundant = true;
+        }
+        Ok(Node::Paren(Box::new(inner)))
     }
 
     /// `(` ... `)` at the start of a condition: a condition or an operand in parentheses.
     fn condition_group(&mut self) -> PResult<Node> {
         self.bump();
+        if self.at_keyword(Keyword::Not) {
+            // Only a condition starts with NOT.
+            self.decide(true)?;
+        }
         let inner = self.or(true)?;
         self.expect(TokenKind::RParen)?;
-        let group = Node::Paren(Box::new(inner));
-        // A group known to hold a condition is settled: DynamoDB checks it at once.
-        if class(&group) == Class::Condition {
-            check_redundant(&group)?;
-        }
-        Ok(group)
+        self.close_group(inner)
     }
 
     /// An operand where only an operand may stand (right of a comparator, BETWEEN bounds, IN
@@ -403,9 +457,7 @@ impl<'a> Parser<'a> {
             self.bump();
             let inner = self.operand()?;
             self.expect(TokenKind::RParen)?;
-            let group = Node::Paren(Box::new(inner));
-            check_redundant(&group)?;
-            return Ok(group);
+            return self.close_group(inner);
         }
         self.primary()
     }
@@ -430,11 +482,16 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A document path: a name, then `.name` and `[n]` in any order.
+    /// A document path: a name, then `.name` and `[n]` in any order. DynamoDB's grammar also
+    /// takes a `:value` token after a dot (resolution then rejects it).
     fn path(&mut self) -> PResult<RawPath> {
         let mut elements = vec![self.path_name()?];
         loop {
             match self.peek() {
+                TokenKind::Dot if self.peek_at(1) == TokenKind::ValuePlaceholder => {
+                    self.bump();
+                    elements.push(RawElement::Placeholder(self.bump()));
+                }
                 TokenKind::Dot => {
                     self.bump();
                     elements.push(self.path_name()?);
@@ -461,17 +518,23 @@ impl<'a> Parser<'a> {
     // -----------------------------------------------------------------------------------------
     // SET values.
 
-    /// `operand`, `operand + operand` or `operand - operand`.
+    /// `operand`, `operand + operand` or `operand - operand`. What follows the first operand
+    /// decides which, so DynamoDB's parser reads it in look-ahead.
     fn set_value(&mut self) -> PResult<Node> {
+        self.speculation += 1;
         let left = self.set_operand()?;
         let plus = match self.peek() {
             TokenKind::Plus => true,
             TokenKind::Minus => false,
-            _ => return Ok(left),
+            _ => {
+                self.decide(false)?;
+                return Ok(left);
+            }
         };
         if class(&left) == Class::Arith {
             return self.error();
         }
+        self.decide(false)?;
         self.bump();
         let right = self.update_operand()?;
         Ok(Node::Arith {
@@ -487,9 +550,7 @@ impl<'a> Parser<'a> {
             self.bump();
             let inner = self.set_value()?;
             self.expect(TokenKind::RParen)?;
-            let group = Node::Paren(Box::new(inner));
-            check_redundant(&group)?;
-            return Ok(group);
+            return self.close_group(inner);
         }
         self.update_primary()
     }
@@ -500,9 +561,7 @@ impl<'a> Parser<'a> {
             self.bump();
             let inner = self.update_operand()?;
             self.expect(TokenKind::RParen)?;
-            let group = Node::Paren(Box::new(inner));
-            check_redundant(&group)?;
-            return Ok(group);
+            return self.close_group(inner);
         }
         self.update_primary()
     }
@@ -524,16 +583,6 @@ impl<'a> Parser<'a> {
             TokenKind::ValuePlaceholder => Ok(Node::Value(self.bump())),
             _ => self.error(),
         }
-    }
-}
-
-/// `((x))`: a group whose only content is another group.
-fn check_redundant(node: &Node) -> PResult<()> {
-    match node {
-        Node::Paren(inner) if matches!(**inner, Node::Paren(_)) => {
-            Err(ParseError::RedundantParentheses)
-        }
-        _ => Ok(()),
     }
 }
 
@@ -621,6 +670,7 @@ mod tests {
             ("a = b + :v", "+", "b + :v"),
             ("((a)) x = :v", "x", ") x ="),
             ("x ((a = :v))", "=", "a = :v"),
+            ("if_not_exists(:zz, ( (a))", "<EOF>", ")"),
             ("(((a))", "<EOF>", ")"),
             ("a = :v AND ((b = :v) x", "x", ") x"),
             ("(a) AND b = :v", "AND", ") AND b"),
@@ -644,6 +694,9 @@ mod tests {
             "((a)) = :v x",
             "size((((a)))) x",
             "a = ((:v)) AND name = x y",
+            "a IN (:v, ((:w)) x",
+            "a = size(((a))",
+            "((:ss)) > :+n1",
         ] {
             assert_eq!(condition_error(source), REDUNDANT, "{source}");
         }

@@ -86,6 +86,9 @@ impl Storage {
             ));
         }
         tx.batch_execute(&item_table_ddl(def)).await.map_err(db_error)?;
+        for index in def.local_indexes.iter().chain(&def.global_indexes) {
+            tx.batch_execute(&super::layout::index_ddl(def, index, false)).await.map_err(db_error)?;
+        }
         notify(&tx, &def.name).await?;
         tx.commit().await.map_err(db_error)?;
         self.forget(&def.name);
@@ -173,14 +176,14 @@ impl Storage {
     /// (indexes are sparse).
     pub async fn index_stats(&self, def: &TableDef, index: &crate::schema::IndexDef) -> Result<(i64, i64), ApiError> {
         let conn = self.conn().await?;
-        let names: Vec<String> = index.key.attrs().map(|a| a.name.clone()).collect();
         let row = conn
             .query_one(
                 &format!(
-                    "SELECT count(*), coalesce(sum(size), 0)::bigint FROM {} WHERE item ?& $1",
-                    def.pg_table
+                    "SELECT count(*), coalesce(sum(size), 0)::bigint FROM {} WHERE {}",
+                    def.pg_table,
+                    super::layout::index_predicate(index)
                 ),
-                &[&names],
+                &[],
             )
             .await
             .map_err(db_error)?;

@@ -8,6 +8,10 @@ mod cache;
 pub mod catalog;
 pub mod items;
 mod key;
+pub mod layout;
+pub mod read;
+pub mod streams;
+pub mod ttl;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +31,8 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 pub struct Storage {
     pool: Pool,
     cache: Arc<cache::CatalogCache>,
+    /// The shard-iterator signing key, read from the database once (see `streams`).
+    stream_secret: Arc<tokio::sync::OnceCell<Vec<u8>>>,
 }
 
 /// Why start-up could not reach or prepare the database.
@@ -42,8 +48,15 @@ impl std::fmt::Display for StartupError {
 impl std::error::Error for StartupError {}
 
 impl Storage {
-    /// Connects, runs the migrations, and builds the pool.
+    /// Connects, runs the migrations, and builds the pool, with the default 3 s database timeout.
     pub async fn connect(url: &str, pool_size: usize) -> Result<Storage, StartupError> {
+        Self::connect_with_timeout(url, pool_size, Duration::from_secs(3)).await
+    }
+
+    /// [`Storage::connect`] with `timeout` bounding how long a request waits for a connection
+    /// (a free one, or a new one being opened): when PostgreSQL is away, requests fail within it
+    /// with a retryable 500 instead of piling up.
+    pub async fn connect_with_timeout(url: &str, pool_size: usize, timeout: Duration) -> Result<Storage, StartupError> {
         let pg_config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StartupError(format!("invalid database URL: {e}")))?;
@@ -57,8 +70,9 @@ impl Storage {
         );
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
-            .wait_timeout(Some(Duration::from_secs(10)))
-            .create_timeout(Some(Duration::from_secs(5)))
+            .wait_timeout(Some(timeout))
+            .create_timeout(Some(timeout))
+            .recycle_timeout(Some(timeout))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StartupError(format!("cannot build the connection pool: {e}")))?;
@@ -66,12 +80,30 @@ impl Storage {
         let _probe = pool.get()
             .await
             .map_err(|e| StartupError(format!("cannot connect to PostgreSQL: {e}")))?;
-        Ok(Storage { pool, cache })
+        Ok(Storage { pool, cache, stream_secret: Default::default() })
+    }
+
+    /// The pool's figures (size, idle, waiting) for `/metrics`.
+    pub fn pool_status(&self) -> deadpool_postgres::Status {
+        self.pool.status()
+    }
+
+    /// Readiness: PostgreSQL answers `SELECT 1` through the pool within `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), String> {
+        let check = async {
+            let conn = self.pool.get().await.map_err(|e| e.to_string())?;
+            conn.simple_query("SELECT 1").await.map_err(|e| e.to_string())?;
+            Ok::<(), String>(())
+        };
+        tokio::time::timeout(timeout, check)
+            .await
+            .map_err(|_| format!("PostgreSQL did not answer within {} ms", timeout.as_millis()))?
     }
 
     /// A pooled connection; failures become DynamoDB's retryable 5xx.
     pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object, ApiError> {
         self.pool.get().await.map_err(|e| {
+            count_db_error();
             tracing::error!("database unavailable: {e}");
             ApiError::new(ErrorKind::InternalServerError, "Internal server error")
         })
@@ -113,6 +145,19 @@ async fn run_migrations(config: &tokio_postgres::Config) -> Result<(), StartupEr
 
 /// Maps a database error on the request path to DynamoDB's retryable error, logging the cause.
 pub(crate) fn db_error(e: tokio_postgres::Error) -> ApiError {
+    count_db_error();
     tracing::error!("database error: {e}");
     ApiError::new(ErrorKind::InternalServerError, "Internal server error")
+}
+
+/// Counts a request-path database failure in `/metrics` (`dynamo_pg_db_errors_total`), the
+/// figure to alert on when PostgreSQL goes away.
+fn count_db_error() {
+    crate::metrics::global()
+        .counter(
+            "dynamo_pg_db_errors_total",
+            "Request-path PostgreSQL failures (no connection within the timeout, or a failed query).",
+            &[],
+        )
+        .inc();
 }

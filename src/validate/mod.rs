@@ -7,10 +7,12 @@
 //! one fixed form (`1 validation error detected: Value 'ab' at ...`). Clients and tests match on
 //! these messages, so the rules come from the same model the SDKs are generated from (botocore's
 //! `service-2.json`, reduced by `tools/gen_shapes.py` into `shapes.json`) rather than being written
-//! by hand per operation. `NOTES.md` beside this file records each message form and its evidence.
+//! by hand per operation; the messages, the order of the checks and a few rules the model does not
+//! state follow dynalite, whose validation was recorded against the service. `NOTES.md` beside
+//! this file records each message form and its evidence.
 //!
-//! AttributeValue contents are not checked here (the model module does that); only that each one
-//! is a JSON object.
+//! Of an AttributeValue only the JSON types of its members are checked here; the model module
+//! checks the rest.
 
 mod check;
 mod pattern;
@@ -77,24 +79,43 @@ pub fn operation_names(service: Service) -> Vec<&'static str> {
 /// message.
 ///
 /// - A JSON type that does not fit (a number where a string belongs, a string where a list belongs,
-///   an object where a string belongs, ...) is a SerializationException, reported alone.
-/// - For operations whose input requires a top-level `TableName`, a missing one gives
-///   `The parameter 'TableName' is required but was not present in the request`, and a plain name
-///   shorter than 3 or longer than 255 characters
+///   an object where a string belongs, ...), anywhere in the body including inside
+///   AttributeValues, is a SerializationException (`NUMBER_VALUE cannot be converted to String`),
+///   the first one in the service's order, reported alone.
+/// - For the table-level operations (CreateTable, DescribeTable, UpdateTable, ...), a missing
+///   `TableName` gives `The parameter 'TableName' is required but was not present in the request`,
+///   and a plain name shorter than 3 or longer than 255 characters
 ///   `TableName must be at least 3 characters long and at most 255 characters long`, alone.
 /// - Constraint violations give one ValidationException:
 ///   `N validation error(s) detected: Value 'x' at 'path' failed to satisfy constraint: ...; ...`
-///   listing at most ten.
+///   listing at most ten (the item operations' `TableName` is checked here too).
 ///
-/// Members the model does not know are ignored, and a member sent as JSON `null` counts as absent,
-/// as in the service. A JSON `null` body reads as `{}`. An operation the model does not define is an
-/// UnknownOperationException (callers normally check [`is_known_operation`] first).
+/// Lenient as the service is: members the model does not know are ignored, a member sent as JSON
+/// `null` counts as absent, a body that is not a JSON object reads as `{}`, integer members take
+/// a fraction (rounded down), and boolean members take the strings `true`/`false`, `1`/`0` and
+/// `yes`/`no` in any case. Callers that deserialize the body themselves must be as lenient. An
+/// operation the model does not define is an UnknownOperationException (callers normally check
+/// [`is_known_operation`] first).
 pub fn validate_request(service: Service, operation: &str, body: &Value) -> Result<(), ApiError> {
     let model = service_model(service)?;
     let Some(op) = model.operations.get(operation) else {
         return Err(ApiError::new(ErrorKind::UnknownOperation, ""));
     };
     check::check_request(model, op, body)
+}
+
+/// Rewrites, in place, the values of a request that [`validate_request`] accepted but that a
+/// plain reader would not: a boolean member sent as a string (`"yes"`, `"FALSE"`, `"1"`, ...)
+/// becomes `true`/`false`, and an integer member sent with a fraction (`1.5`) becomes the integer
+/// the service reads (`1`, rounded down). Call it after `validate_request` succeeds so that the
+/// operation can read `ConsistentRead` with `Value::as_bool` and `Limit` with `Value::as_i64`.
+/// Unknown operations and other values are left alone.
+pub fn normalize_request(service: Service, operation: &str, body: &mut Value) {
+    if let Ok(model) = service_model(service) {
+        if let Some(op) = model.operations.get(operation) {
+            check::normalize_request(model, op, body);
+        }
+    }
 }
 
 #[cfg(test)]

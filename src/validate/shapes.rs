@@ -36,7 +36,8 @@ pub(crate) struct ServiceModel {
 pub(crate) struct Operation {
     /// The input structure; `None` for an operation that takes no input.
     pub input: Option<ShapeId>,
-    /// Whether the input has a required top-level `TableName`, which the service checks first.
+    /// Whether the service checks the input's required top-level `TableName` before the model's
+    /// constraints, with messages of its own (the table-level operations).
     pub table_name_check: bool,
 }
 
@@ -79,6 +80,9 @@ impl StringRules {
 pub(crate) enum Kind {
     Structure {
         members: Vec<Member>,
+        /// An AttributeValue: its members' JSON types are checked here, its contents (one type
+        /// set, number syntax, ...) by the model module.
+        attribute_value: bool,
     },
     List {
         member: ShapeId,
@@ -95,8 +99,6 @@ pub(crate) enum Kind {
     Boolean,
     Timestamp,
     Blob(Bounds),
-    /// An AttributeValue: its contents are checked elsewhere, only its JSON type here.
-    Opaque,
 }
 
 /// Java width of an integer member: decides the conversion message and the saturation bound.
@@ -158,6 +160,8 @@ struct RawShape {
     key: Option<String>,
     value: Option<String>,
     arn: Option<RawArn>,
+    #[serde(default)]
+    attribute_value: bool,
 }
 
 #[derive(Deserialize)]
@@ -223,7 +227,10 @@ fn compile_service(raw: RawService) -> Result<ServiceModel, String> {
                         required: m.required,
                     });
                 }
-                Kind::Structure { members }
+                Kind::Structure {
+                    members,
+                    attribute_value: s.attribute_value,
+                }
             }
             "list" => Kind::List {
                 member: id(need(&s.member, name, "member")?)?,
@@ -257,7 +264,6 @@ fn compile_service(raw: RawService) -> Result<ServiceModel, String> {
             "boolean" => Kind::Boolean,
             "timestamp" => Kind::Timestamp,
             "blob" => Kind::Blob(len),
-            "opaque" => Kind::Opaque,
             other => return Err(format!("shapes.json: {name} has unknown type {other}")),
         };
         shapes.push(Shape {

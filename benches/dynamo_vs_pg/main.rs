@@ -1,0 +1,547 @@
+//! `cargo bench`: dynamo-pg against PostgreSQL alone, on one machine, side by side.
+//!
+//! 1. Starts the release dynamo-pg on a fresh embedded PostgreSQL (a temporary data folder).
+//! 2. Preloads `BENCH_ITEMS` items of about 1 KB (BatchWriteItem when the server has it, else
+//!    PutItem over many connections), and copies them into a plain table for pgbench.
+//! 3. For each operation (GetItem, PutItem, conditional UpdateItem, Query of 10 items, a 90/10
+//!    GetItem/PutItem mix) and each connection count, drives dynamo-pg with the HTTP load
+//!    generator in `load.rs` for a fixed time, then the same PostgreSQL with pgbench doing the
+//!    equivalent SQL for the same time.
+//! 4. Prints one table (throughput, latency, PostgreSQL-alone throughput, ratio), where the CPU
+//!    went, and the server's memory.
+//!
+//! Operations the server does not serve yet are reported as `n/a`; any other error answer fails
+//! the benchmark. Everything runs on the same cores (nothing is pinned): the server, PostgreSQL
+//! and the load generator (or pgbench) compete for them, as the printed CPU shares show.
+//!
+//! Settings (environment):
+//! - `BENCH_QUICK=1`: 10,000 items and 2 s runs, for trying it out.
+//! - `BENCH_ITEMS` (default 100,000), `BENCH_SECS` (default 5), `BENCH_CONNECTIONS` (default
+//!   `1,16,64`).
+//! - `BENCH_SERVER_ARGS`: extra dynamo-pg flags, e.g. `--pool-size 16 --log-level warn`.
+//! - `BENCH_PGBENCH`: the pgbench binary (default: next to `pg_config --bindir`, or
+//!   /usr/lib/postgresql/*/bin/pgbench).
+//! - Arguments after `--` select operations by name: `cargo bench -- get query`.
+
+mod load;
+mod pgbench;
+mod server;
+mod workload;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use load::{Connection, Plan, RequestSet, RunResult};
+use pgbench::{PgBench, Script};
+use server::{CpuSample, Server};
+
+/// The benchmark's settings.
+struct Config {
+    items: u64,
+    secs: u64,
+    connections: Vec<usize>,
+    server_args: Vec<String>,
+    pgbench: PathBuf,
+    /// Lower-case operation name fragments to run; empty runs all.
+    filters: Vec<String>,
+}
+
+impl Config {
+    fn from_env() -> Result<Config, String> {
+        let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let number = |name: &str, default: u64| -> Result<u64, String> {
+            match std::env::var(name) {
+                Ok(v) => v.replace('_', "").parse().map_err(|_| format!("{name}={v} is not a number")),
+                Err(_) => Ok(default),
+            }
+        };
+        let items = number("BENCH_ITEMS", if quick { 10_000 } else { 100_000 })?;
+        if items < workload::PER_PARTITION {
+            return Err(format!("BENCH_ITEMS must be at least {}", workload::PER_PARTITION));
+        }
+        let secs = number("BENCH_SECS", if quick { 2 } else { 5 })?.max(1);
+        let connections = std::env::var("BENCH_CONNECTIONS")
+            .unwrap_or_else(|_| "1,16,64".into())
+            .split(',')
+            .map(|c| c.trim().parse::<usize>().map_err(|_| format!("BENCH_CONNECTIONS: bad number {c:?}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let server_args = std::env::var("BENCH_SERVER_ARGS")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        let pgbench = match std::env::var_os("BENCH_PGBENCH") {
+            Some(p) => PathBuf::from(p),
+            None => find_pgbench().ok_or("pgbench not found: install PostgreSQL's client tools or set BENCH_PGBENCH")?,
+        };
+        let filters = std::env::args()
+            .skip(1)
+            .filter(|a| !a.starts_with('-'))
+            .map(|a| a.to_lowercase())
+            .collect();
+        Ok(Config { items, secs, connections, server_args, pgbench, filters })
+    }
+}
+
+/// pgbench from `pg_config --bindir`, else the newest /usr/lib/postgresql/*/bin.
+fn find_pgbench() -> Option<PathBuf> {
+    let from_pg_config = std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("pgbench"));
+    let mut candidates: Vec<PathBuf> = from_pg_config.into_iter().collect();
+    if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
+        let mut versions: Vec<(u32, PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin/pgbench"))))
+            .collect();
+        // Newest major version first.
+        versions.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
+        candidates.extend(versions.into_iter().map(|(_, p)| p));
+    }
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+/// The operations benchmarked, in the order of the table.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Operation {
+    Get,
+    Put,
+    Update,
+    Query,
+    Mix,
+}
+
+impl Operation {
+    const ALL: [Operation; 5] = [Operation::Get, Operation::Put, Operation::Update, Operation::Query, Operation::Mix];
+
+    fn label(self) -> &'static str {
+        match self {
+            Operation::Get => "GetItem",
+            Operation::Put => "PutItem",
+            Operation::Update => "UpdateItem (n = n + 1, conditional)",
+            Operation::Query => "Query (1 partition, 10 items)",
+            Operation::Mix => "90% GetItem / 10% PutItem",
+        }
+    }
+
+    /// The DynamoDB operations it sends.
+    fn api_operations(self) -> &'static [&'static str] {
+        match self {
+            Operation::Get => &["GetItem"],
+            Operation::Put => &["PutItem"],
+            Operation::Update => &["UpdateItem"],
+            Operation::Query => &["Query"],
+            Operation::Mix => &["GetItem", "PutItem"],
+        }
+    }
+
+    /// The pgbench scripts, with weights, that do the same in SQL.
+    fn scripts(self) -> Vec<(Script, u32)> {
+        match self {
+            Operation::Get => vec![(Script::Get, 1)],
+            Operation::Put => vec![(Script::Put, 1)],
+            Operation::Update => vec![(Script::Update, 1)],
+            Operation::Query => vec![(Script::Query, 1)],
+            Operation::Mix => vec![(Script::Get, 9), (Script::Put, 1)],
+        }
+    }
+
+    fn selected(self, filters: &[String]) -> bool {
+        let label = self.label().to_lowercase();
+        filters.is_empty() || filters.iter().any(|f| label.contains(f.as_str()))
+    }
+}
+
+/// Pre-built request bodies for every DynamoDB operation the benchmark sends.
+struct Bodies {
+    get: RequestSet,
+    put: RequestSet,
+    update: RequestSet,
+    query: RequestSet,
+}
+
+impl Bodies {
+    fn build(items: u64) -> Bodies {
+        Bodies {
+            get: RequestSet::new("GetItem", workload::bodies(items, workload::get)),
+            put: RequestSet::new("PutItem", workload::bodies(items, |i| workload::put(i, i + 1))),
+            update: RequestSet::new("UpdateItem", workload::bodies(items, workload::update)),
+            query: RequestSet::new(
+                "Query",
+                workload::bodies(items / workload::PER_PARTITION, |p| workload::query(p * workload::PER_PARTITION)),
+            ),
+        }
+    }
+
+    fn plan(&self, op: Operation) -> Plan {
+        let sets = match op {
+            Operation::Get => vec![(self.get.clone(), 1)],
+            Operation::Put => vec![(self.put.clone(), 1)],
+            Operation::Update => vec![(self.update.clone(), 1)],
+            Operation::Query => vec![(self.query.clone(), 1)],
+            Operation::Mix => vec![(self.get.clone(), 9), (self.put.clone(), 1)],
+        };
+        Plan { sets }
+    }
+
+    fn set(&self, api_operation: &str) -> &RequestSet {
+        match api_operation {
+            "GetItem" => &self.get,
+            "PutItem" => &self.put,
+            "UpdateItem" => &self.update,
+            _ => &self.query,
+        }
+    }
+}
+
+/// Where one run's CPU time went, per request (or per pgbench transaction), in microseconds.
+#[derive(Clone, Copy, Default)]
+struct CpuShare {
+    /// The dynamo-pg process.
+    server: f64,
+    /// The client: the load generator or pgbench.
+    client: f64,
+    /// Everything else: PostgreSQL's backends, the kernel's network work, other processes.
+    postgres: f64,
+    /// Share of the machine left idle.
+    idle_pct: f64,
+}
+
+impl CpuShare {
+    fn of(cpu: &CpuSample, client_us: u64, operations: f64) -> CpuShare {
+        let per = |us: u64| us as f64 / operations.max(1.0);
+        let other = cpu.machine_busy.saturating_sub(cpu.server + client_us);
+        CpuShare {
+            server: per(cpu.server),
+            client: per(client_us),
+            postgres: per(other),
+            idle_pct: 100.0 * (1.0 - cpu.machine_busy as f64 / cpu.machine_total.max(1) as f64),
+        }
+    }
+}
+
+/// One line of the results.
+struct Row {
+    op: Operation,
+    connections: usize,
+    /// `None`: the server does not serve the operation yet.
+    dynamo: Option<(RunResult, CpuShare)>,
+    postgres: Option<(f64, CpuShare)>,
+}
+
+/// Samples the server's RSS every 50 ms while alive and keeps the maximum.
+struct RssWatch {
+    stop: Arc<AtomicBool>,
+    max: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RssWatch {
+    fn start(pid: u32) -> RssWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let max = Arc::new(AtomicU64::new(0));
+        let (s, m) = (stop.clone(), max.clone());
+        let thread = std::thread::spawn(move || {
+            let path = format!("/proc/{pid}/status");
+            while !s.load(Ordering::Relaxed) {
+                let rss = std::fs::read_to_string(&path)
+                    .unwrap_or_default()
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|r| r.split_whitespace().next()?.parse().ok())
+                    .unwrap_or(0);
+                m.fetch_max(rss, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        RssWatch { stop, max, thread }
+    }
+
+    /// Stops sampling; the largest RSS seen, in KiB.
+    fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        self.max.load(Ordering::Relaxed)
+    }
+}
+
+fn main() {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let root = std::env::temp_dir().join(format!("dynamo-pg-bench-{}", std::process::id()));
+    let result = runtime.block_on(run(&config, &root));
+    let _ = std::fs::remove_dir_all(&root);
+    if let Err(e) = result {
+        eprintln!("bench failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
+    let _ = std::fs::remove_dir_all(root);
+    std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_dynamo-pg"));
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    println!(
+        "dynamo-pg vs PostgreSQL alone: {} items of ~1 KB, {} s per run, connections {:?}, {cores} cores shared \
+         by server, PostgreSQL and client (nothing pinned)",
+        config.items, config.secs, config.connections
+    );
+    if !config.server_args.is_empty() {
+        println!("server flags: {}", config.server_args.join(" "));
+    }
+
+    let server = Server::start(&bin, &root.join("data"), &root.join("server.log"), &config.server_args)?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_idle = server.rss_kib();
+
+    // The table, the items, and pgbench's copy of them.
+    let mut conn = Connection::open(server.addr).await?;
+    let (status, answer) = conn.call_json("CreateTable", &workload::create_table()).await?;
+    if !status.is_success() {
+        return Err(format!("CreateTable answered {status}: {answer}"));
+    }
+    let started = Instant::now();
+    let method = preload(server.addr, config.items).await?;
+    println!("preloaded {} items with {method} in {:.1} s", config.items, started.elapsed().as_secs_f64());
+    let item_size = prepare_postgres(&server, config.items).await?;
+    let rss_loaded = server.rss_kib();
+    let pgbench = PgBench {
+        bin: config.pgbench.clone(),
+        socket_dir: server.socket_dir.clone(),
+        dir: root.join("pgbench"),
+        items: config.items,
+        item_size,
+    };
+
+    let bodies = Bodies::build(config.items);
+    let duration = Duration::from_secs(config.secs);
+    let mut rows = Vec::new();
+    let mut rss_max_64 = 0;
+    let mut rss_max = 0;
+    for op in Operation::ALL.into_iter().filter(|op| op.selected(&config.filters)) {
+        let mut supported = true;
+        for api_op in op.api_operations() {
+            supported &= probe(&mut conn, api_op, bodies.set(api_op)).await?;
+        }
+        for &connections in &config.connections {
+            let dynamo = if supported {
+                let watch = RssWatch::start(server.pid());
+                let before = CpuSample::now(server.pid());
+                let result = load::run(server.addr, &bodies.plan(op), connections, duration)
+                    .await
+                    .map_err(|e| format!("{} at {connections} connections: {e}", op.label()))?;
+                let cpu = CpuSample::now(server.pid()).since(&before);
+                let rss = watch.finish();
+                rss_max = rss_max.max(rss);
+                if connections == 64 {
+                    rss_max_64 = rss_max_64.max(rss);
+                }
+                let share = CpuShare::of(&cpu, cpu.generator, result.requests as f64);
+                eprintln!(
+                    "  {:<40} {connections:>3} conns  dynamo-pg {:>9.0} req/s",
+                    op.label(),
+                    result.rate()
+                );
+                Some((result, share))
+            } else {
+                None
+            };
+            let before = CpuSample::now(server.pid());
+            let pg = pgbench.run(&op.scripts(), connections, config.secs)?;
+            let cpu = CpuSample::now(server.pid()).since(&before);
+            let share = CpuShare::of(
+                &CpuSample { server: cpu.server + cpu.generator, ..cpu },
+                pg.client_cpu_us,
+                pg.tps * config.secs as f64,
+            );
+            eprintln!("  {:<40} {connections:>3} conns  PostgreSQL {:>9.0} tx/s", op.label(), pg.tps);
+            rows.push(Row { op, connections, dynamo, postgres: Some((pg.tps, share)) });
+        }
+    }
+    let rss_end_peak = server.peak_rss_kib();
+    drop(server);
+
+    print_results(&rows);
+    println!();
+    println!(
+        "dynamo-pg RSS: {:.1} MiB idle after start, {:.1} MiB idle after the preload, {:.1} MiB peak under 64 \
+         connections, {:.1} MiB peak overall (VmHWM {:.1} MiB)",
+        mib(rss_idle),
+        mib(rss_loaded),
+        mib(rss_max_64),
+        mib(rss_max),
+        mib(rss_end_peak)
+    );
+    Ok(())
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Sends one request of `api_op`: true if the server serves it, false if it answers
+/// UnknownOperationException (not implemented yet). Any other error fails the benchmark.
+async fn probe(conn: &mut Connection, api_op: &str, set: &RequestSet) -> Result<bool, String> {
+    let (status, answer) = conn.call(&set.target, set.bodies[0].clone()).await?;
+    let json: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
+    if status.is_success() {
+        if api_op == "Query" {
+            let count = json["Items"].as_array().map_or(0, Vec::len) as u64;
+            if count != workload::PER_PARTITION {
+                return Err(format!("Query returned {count} items, expected {}: {json}", workload::PER_PARTITION));
+            }
+        }
+        return Ok(true);
+    }
+    let kind = json["__type"].as_str().unwrap_or_default();
+    if kind.ends_with("#UnknownOperationException") {
+        eprintln!("  {api_op}: not served by this dynamo-pg yet (n/a)");
+        return Ok(false);
+    }
+    Err(format!("{api_op} answered {status}: {}", String::from_utf8_lossy(&answer)))
+}
+
+/// Loads items `0..items`: BatchWriteItem (25 per request) if the server has it, else PutItem,
+/// over 32 connections. Returns the operation used.
+async fn preload(addr: std::net::SocketAddr, items: u64) -> Result<&'static str, String> {
+    const CONNECTIONS: usize = 32;
+    const BATCH: u64 = 25;
+    let mut conn = Connection::open(addr).await?;
+    let first = workload::batch_write(0..BATCH.min(items));
+    let (status, answer) = conn.call_json("BatchWriteItem", &first).await?;
+    let batched = if status.is_success() {
+        true
+    } else if answer["__type"].as_str().unwrap_or_default().ends_with("#UnknownOperationException") {
+        false
+    } else {
+        return Err(format!("BatchWriteItem answered {status}: {answer}"));
+    };
+    let (next, step) = if batched { (BATCH.min(items), BATCH) } else { (0, 1) };
+    let next = Arc::new(AtomicU64::new(next));
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Connection::open(addr).await?;
+            loop {
+                let start = next.fetch_add(step, Ordering::Relaxed);
+                if start >= items {
+                    return Ok::<_, String>(());
+                }
+                let end = (start + step).min(items);
+                if batched {
+                    let mut request = workload::batch_write(start..end);
+                    loop {
+                        let (status, answer) = conn.call_json("BatchWriteItem", &request).await?;
+                        if !status.is_success() {
+                            return Err(format!("BatchWriteItem answered {status}: {answer}"));
+                        }
+                        let unprocessed = &answer["UnprocessedItems"];
+                        if unprocessed.as_object().is_none_or(|m| m.is_empty()) {
+                            break;
+                        }
+                        request = serde_json::json!({ "RequestItems": unprocessed });
+                    }
+                } else {
+                    let (status, answer) = conn.call_json("PutItem", &workload::put(start, start)).await?;
+                    if !status.is_success() {
+                        return Err(format!("PutItem answered {status}: {answer}"));
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.map_err(|e| format!("preload task panicked: {e}"))??;
+    }
+    Ok(if batched { "BatchWriteItem" } else { "PutItem" })
+}
+
+/// Checks the preload through SQL, builds pgbench's copy of the items, and leaves both tables
+/// vacuumed, analyzed and checkpointed. Returns the items' DynamoDB size.
+async fn prepare_postgres(server: &Server, items: u64) -> Result<i64, String> {
+    let conninfo = format!("host={} port=5432 user=dynamo_pg dbname=dynamo_pg", server.socket_dir.display());
+    let (client, connection) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("cannot connect to the embedded PostgreSQL: {e}"))?;
+    let driver = tokio::spawn(connection);
+    let sql_err = |e: tokio_postgres::Error| format!("SQL: {e}");
+    let table: String = client
+        .query_one(
+            "SELECT definition->>'pg_table' FROM dynamo_tables WHERE name = $1",
+            &[&workload::TABLE],
+        )
+        .await
+        .map_err(sql_err)?
+        .get(0);
+    let row = client
+        .query_one(&format!("SELECT count(*), max(size)::int8 FROM {table}"), &[])
+        .await
+        .map_err(sql_err)?;
+    let (count, size): (i64, Option<i64>) = (row.get(0), row.get(1));
+    if count as u64 != items {
+        return Err(format!("the item table holds {count} rows after the preload, expected {items}"));
+    }
+    client.batch_execute(&pgbench::setup_sql(&table)).await.map_err(sql_err)?;
+    client
+        .batch_execute(&format!("VACUUM ANALYZE {table}; VACUUM ANALYZE {}; CHECKPOINT;", pgbench::TABLE))
+        .await
+        .map_err(sql_err)?;
+    drop(client);
+    let _ = driver.await;
+    Ok(size.unwrap_or(0))
+}
+
+/// Prints the results as Markdown tables (ready for the README).
+fn print_results(rows: &[Row]) {
+    println!();
+    println!("| operation | connections | dynamo-pg req/s | p50 ms | p99 ms | PostgreSQL alone tx/s | ratio |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        let pg = row.postgres.as_ref().map(|(tps, _)| *tps);
+        let (rate, p50, p99, ratio) = match (&row.dynamo, pg) {
+            (Some((r, _)), pg) => (
+                format!("{:.0}", r.rate()),
+                format!("{:.2}", r.quantile_ms(0.50)),
+                format!("{:.2}", r.quantile_ms(0.99)),
+                pg.map_or("-".into(), |tps| format!("{:.2}", r.rate() / tps)),
+            ),
+            (None, _) => ("n/a".into(), "n/a".into(), "n/a".into(), "n/a".into()),
+        };
+        println!(
+            "| {} | {} | {rate} | {p50} | {p99} | {} | {ratio} |",
+            row.op.label(),
+            row.connections,
+            pg.map_or("-".into(), |t| format!("{t:.0}"))
+        );
+    }
+    println!();
+    println!("CPU per request (dynamo-pg) or per transaction (PostgreSQL alone), in microseconds; \"PostgreSQL\" is");
+    println!("all busy CPU not in the server or the client (backends, kernel networking, the rest of the machine).");
+    println!();
+    println!("| operation | connections | dynamo-pg: server | PostgreSQL | load generator | idle % | alone: PostgreSQL | pgbench | idle % |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        let dynamo = match &row.dynamo {
+            Some((_, c)) => format!("{:.0} | {:.0} | {:.0} | {:.0}", c.server, c.postgres, c.client, c.idle_pct),
+            None => "n/a | n/a | n/a | n/a".into(),
+        };
+        let alone = match &row.postgres {
+            Some((_, c)) => format!("{:.0} | {:.0} | {:.0}", c.postgres, c.client, c.idle_pct),
+            None => "- | - | -".into(),
+        };
+        println!("| {} | {} | {dynamo} | {alone} |", row.op.label(), row.connections);
+    }
+}

@@ -1,0 +1,179 @@
+//! The system under test: a dynamo-pg process with its own embedded PostgreSQL in a fresh data
+//! folder, and what the benchmark reads about it from /proc (memory, CPU time).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running dynamo-pg. Dropping it stops the server (SIGTERM, which also stops its PostgreSQL
+/// cleanly) and waits for it.
+pub struct Server {
+    child: Child,
+    /// Where the DynamoDB API is served.
+    pub addr: SocketAddr,
+    /// The directory that holds the embedded PostgreSQL's Unix socket.
+    pub socket_dir: PathBuf,
+}
+
+impl Server {
+    /// Starts `bin` with `--data-dir data_dir --listen 127.0.0.1:0` and `extra` arguments,
+    /// its log going to `log`, and waits until it prints the address it listens on.
+    pub fn start(bin: &Path, data_dir: &Path, log: &Path, extra: &[String]) -> Result<Server, String> {
+        let log_file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let mut cmd = Command::new(bin);
+        cmd.args(["--listen", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file));
+        // SAFETY: prctl between fork and exec, no allocation: the server gets SIGTERM if the
+        // benchmark dies without stopping it.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = lines.by_ref().map_while(Result::ok).find_map(|line| {
+            line.strip_prefix("dynamo-pg listening on http://").and_then(|a| a.trim().parse().ok())
+        });
+        let Some(addr) = addr else {
+            let status = child.wait();
+            return Err(format!("dynamo-pg exited before listening ({status:?}); see {}", log.display()));
+        };
+        // Keep draining stdout so the server never blocks on it.
+        std::thread::spawn(move || lines.for_each(drop));
+        let socket_dir = find_socket_dir(data_dir, child.id())?;
+        Ok(Server { child, addr, socket_dir })
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory now, in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        status_kib(self.pid(), "VmRSS:")
+    }
+
+    /// The server's peak resident memory so far, in KiB (`VmHWM`).
+    pub fn peak_rss_kib(&self) -> u64 {
+        status_kib(self.pid(), "VmHWM:")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child, which we have not yet waited for.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        for _ in 0..300 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The embedded PostgreSQL puts its socket in the data folder, or in /tmp/dynamo-pg-<pid> when
+/// the folder's path is too long for a socket address.
+fn find_socket_dir(data_dir: &Path, server_pid: u32) -> Result<PathBuf, String> {
+    let candidates = [data_dir.to_path_buf(), std::env::temp_dir().join(format!("dynamo-pg-{server_pid}"))];
+    candidates
+        .iter()
+        .find(|d| d.join(".s.PGSQL.5432").exists())
+        .cloned()
+        .ok_or_else(|| format!("no PostgreSQL socket in {candidates:?}"))
+}
+
+/// A `kB` line of /proc/PID/status, in KiB (0 if unreadable).
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU time counters at one instant, in microseconds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuSample {
+    /// All cores, busy (everything but idle and iowait).
+    pub machine_busy: u64,
+    /// All cores, in total.
+    pub machine_total: u64,
+    /// The dynamo-pg process (all its threads).
+    pub server: u64,
+    /// This process: the load generator.
+    pub generator: u64,
+}
+
+impl CpuSample {
+    /// Reads the counters now.
+    pub fn now(server_pid: u32) -> CpuSample {
+        let tick_us = 1_000_000 / clock_ticks_per_second();
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        let total: u64 = fields.iter().take(8).sum();
+        let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+        CpuSample {
+            machine_busy: (total - idle) * tick_us,
+            machine_total: total * tick_us,
+            server: process_cpu_ticks(&server_pid.to_string()) * tick_us,
+            generator: process_cpu_ticks("self") * tick_us,
+        }
+    }
+
+    /// The counters' growth since `earlier`.
+    pub fn since(&self, earlier: &CpuSample) -> CpuSample {
+        CpuSample {
+            machine_busy: self.machine_busy.saturating_sub(earlier.machine_busy),
+            machine_total: self.machine_total.saturating_sub(earlier.machine_total),
+            server: self.server.saturating_sub(earlier.server),
+            generator: self.generator.saturating_sub(earlier.generator),
+        }
+    }
+}
+
+/// utime + stime of /proc/`pid`/stat, in clock ticks.
+fn process_cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name is in parentheses and may hold spaces: count fields after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of the whole line are the 12th and 13th after the name.
+    let get = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    get(11) + get(12)
+}
+
+fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as u64
+    } else {
+        100
+    }
+}

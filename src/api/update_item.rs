@@ -1,0 +1,96 @@
+//! UpdateItem: change some attributes of an item (creating it when absent, as DynamoDB does),
+//! optionally under a condition, optionally returning attributes from before or after.
+//!
+//! The current item is read and the update applied inside one transaction that holds the row
+//! lock, so concurrent updates of one item never lose each other's changes.
+
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::expr::UpdateExpr;
+use crate::model::{item_from_json, item_size, item_to_json, Item};
+use crate::storage::items::Write;
+
+use super::capacity::write_consumed;
+use super::common::{check_item, enum_member, parse_key, resolve_table, str_member, MAX_ITEM_BYTES};
+use super::expressions::{check_mix, Expressions, UPDATE};
+use super::{conditions, Ctx};
+
+/// Runs UpdateItem.
+pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
+    // The request's own rules, before the table is looked at.
+    check_mix(&input, &UPDATE)?;
+    item_from_json(input.get("Key").unwrap_or(&Value::Null))?;
+    let expressions = Expressions::parse(&input, &UPDATE, None)?;
+    let return_values = enum_member(&input, "ReturnValues", "NONE");
+
+    // The table exists, the key matches it, and no action touches a key attribute.
+    let def = resolve_table(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
+    let (key_item, key) = parse_key(&def, input.get("Key").unwrap_or(&Value::Null))?;
+    let key_names: Vec<&str> = def.key.attrs().map(|a| a.name.as_str()).collect();
+    if let Some(update) = &expressions.update {
+        check_key_untouched(update, &key_names)?;
+    }
+
+    // Read, check, apply and write under the row lock.
+    let condition = expressions.condition.as_ref();
+    let mut outcome = None;
+    let (old, write) = ctx
+        .storage
+        .modify_item(&def, &key, |old| {
+            conditions::check(condition, old, &input)?;
+            let Some(update) = &expressions.update else {
+                // Nothing to change: the item is written as it is (or created from its key).
+                outcome = None;
+                return Ok(Write::Put(old.cloned().unwrap_or_else(|| key_item.clone())));
+            };
+            if old.is_none() && update.only_removes() {
+                // The service creates no item for an update that only removes.
+                outcome = None;
+                return Ok(Write::Keep);
+            }
+            let base = old.cloned().unwrap_or_else(|| key_item.clone());
+            let result = update.apply(&base, &key_names)?;
+            if item_size(&result.item) > MAX_ITEM_BYTES {
+                return Err(ApiError::validation("Item size to update has exceeded the maximum allowed size"));
+            }
+            check_item(&def, &result.item)?;
+            let new = result.item.clone();
+            outcome = Some(result);
+            Ok(Write::Put(new))
+        })
+        .await?;
+    let new = match &write {
+        Write::Put(item) => Some(item),
+        _ => None,
+    };
+
+    let mut out = Map::new();
+    let attributes: Option<Item> = match (return_values, &old, new, &outcome) {
+        ("ALL_OLD", Some(old), _, _) => Some(old.clone()),
+        ("ALL_NEW", _, Some(new), _) => Some(new.clone()),
+        ("UPDATED_OLD", Some(old), _, Some(o)) => Some(o.updated_attributes(old)),
+        ("UPDATED_NEW", _, Some(new), Some(o)) => Some(o.updated_attributes(new)),
+        _ => None,
+    };
+    if let Some(attributes) = attributes.filter(|a| !a.is_empty()) {
+        out.insert("Attributes".into(), item_to_json(&attributes));
+    }
+    let rcc = enum_member(&input, "ReturnConsumedCapacity", "NONE");
+    if let Some(cc) = write_consumed(&def, old.as_ref(), new).report(&def, rcc) {
+        out.insert("ConsumedCapacity".into(), cc);
+    }
+    Ok(Value::Object(out))
+}
+
+/// No action of an update may change a key attribute: checked before the item is read, as
+/// DynamoDB does, so this error wins over a failing condition.
+fn check_key_untouched(update: &UpdateExpr, key_names: &[&str]) -> ApiResult<()> {
+    match update.actions.iter().find(|a| key_names.contains(&a.path().top())) {
+        Some(action) => Err(ApiError::validation(format!(
+            "One or more parameter values were invalid: Cannot update attribute {}. This attribute is part of the key",
+            action.path().top()
+        ))),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,142 @@
+//! Range reads: the SQL behind Query and Scan, on the table or a secondary index, in DynamoDB's
+//! order, one bounded chunk at a time so that a page never holds more than it returns.
+
+use tokio_postgres::types::ToSql;
+
+use crate::error::ApiError;
+use crate::model::{AttributeValue, Item};
+use crate::schema::TableDef;
+
+use super::layout::{AccessPath, SqlValue};
+use super::{db_error, Storage};
+
+/// A condition on the sort key of the access path (KeyConditionExpression's second part).
+#[derive(Clone, Debug)]
+pub enum SortCondition {
+    Eq(AttributeValue),
+    Lt(AttributeValue),
+    Le(AttributeValue),
+    Gt(AttributeValue),
+    Ge(AttributeValue),
+    Between(AttributeValue, AttributeValue),
+    BeginsWith(AttributeValue),
+}
+
+/// One range read: which path, which part of it, in which direction, from where.
+pub struct RangeRead<'a> {
+    /// The table or index read.
+    pub path: AccessPath<'a>,
+    /// Query: the partition key value; Scan: `None`.
+    pub partition: Option<AttributeValue>,
+    /// Query: the sort key condition, if any.
+    pub sort: Option<SortCondition>,
+    /// Ascending (ScanIndexForward, and always for Scan) or descending.
+    pub forward: bool,
+    /// Resume strictly after this position (ExclusiveStartKey, or the last row of a chunk).
+    pub after: Option<Vec<SqlValue>>,
+    /// Parallel scan: the inclusive partition-hash range of the segment.
+    pub segment: Option<(i32, i32)>,
+}
+
+/// A row read: the item and its stored size.
+pub struct Row {
+    pub item: Item,
+    pub size: usize,
+}
+
+impl Storage {
+    /// Reads up to `limit` rows of `read`, in order. An empty result means the range is done.
+    pub async fn read_range(&self, def: &TableDef, read: &RangeRead<'_>, limit: i64) -> Result<Vec<Row>, ApiError> {
+        let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+        let next = |v: SqlValue, params: &mut Vec<Box<dyn ToSql + Sync + Send>>| {
+            params.push(Box::new(v));
+            params.len()
+        };
+        let mut conditions: Vec<String> = Vec::new();
+        let path = &read.path;
+        let mut free = &path.order[..];
+        if let Some(value) = &read.partition {
+            for column in &path.partition {
+                let v = column.param(value).ok_or_else(mismatch)?;
+                let n = next(v, &mut params);
+                conditions.push(format!("{} = {}", column.sql, column.param_sql(n)));
+            }
+            free = &path.order[path.partition.len()..];
+        }
+        if let (Some(condition), Some(column)) = (&read.sort, &path.sort) {
+            let mut bound = |op: &str, v: &AttributeValue, params: &mut Vec<Box<dyn ToSql + Sync + Send>>| {
+                let p = column.param(v).ok_or_else(mismatch)?;
+                let n = next(p, params);
+                conditions.push(format!("{} {op} {}", column.sql, column.param_sql(n)));
+                Ok::<(), ApiError>(())
+            };
+            match condition {
+                SortCondition::Eq(v) => bound("=", v, &mut params)?,
+                SortCondition::Lt(v) => bound("<", v, &mut params)?,
+                SortCondition::Le(v) => bound("<=", v, &mut params)?,
+                SortCondition::Gt(v) => bound(">", v, &mut params)?,
+                SortCondition::Ge(v) => bound(">=", v, &mut params)?,
+                SortCondition::Between(a, b) => {
+                    bound(">=", a, &mut params)?;
+                    bound("<=", b, &mut params)?;
+                }
+                SortCondition::BeginsWith(prefix) => {
+                    bound(">=", prefix, &mut params)?;
+                    if let Some(end) = column.prefix_end(prefix) {
+                        let n = next(end, &mut params);
+                        conditions.push(format!("{} < {}", column.sql, column.param_sql(n)));
+                    }
+                }
+            }
+        }
+        if let Some(index) = path.index {
+            conditions.push(super::layout::index_predicate(index));
+        }
+        if let Some((lo, hi)) = read.segment {
+            let a = next(SqlValue::Int(lo), &mut params);
+            let b = next(SqlValue::Int(hi), &mut params);
+            conditions.push(format!("h BETWEEN ${a}::int4 AND ${b}::int4"));
+        }
+        if let Some(after) = &read.after {
+            // The start position names every column of the order; compare the free ones.
+            let skip = path.order.len() - free.len();
+            let mut lhs = Vec::new();
+            let mut rhs = Vec::new();
+            for (column, value) in free.iter().zip(after.iter().skip(skip)) {
+                let n = next(value.clone(), &mut params);
+                lhs.push(column.sql.clone());
+                rhs.push(column.param_sql(n));
+            }
+            if !lhs.is_empty() {
+                let op = if read.forward { ">" } else { "<" };
+                conditions.push(format!("({}) {op} ({})", lhs.join(", "), rhs.join(", ")));
+            }
+        }
+        let dir = if read.forward { "ASC" } else { "DESC" };
+        let order: Vec<String> = free.iter().map(|c| format!("{} {dir}", c.sql)).collect();
+        let n = next(SqlValue::Int(limit.clamp(0, i32::MAX as i64) as i32), &mut params);
+        let sql = format!(
+            "SELECT item, size FROM {table}{where_}{conds} ORDER BY {order} LIMIT ${n}::int4",
+            table = def.pg_table,
+            where_ = if conditions.is_empty() { "" } else { " WHERE " },
+            conds = conditions.join(" AND "),
+            order = if order.is_empty() { "1".to_string() } else { order.join(", ") },
+        );
+        let conn = self.conn().await?;
+        let stmt = conn.prepare_cached(&sql).await.map_err(db_error)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        let rows = conn.query(&stmt, &refs).await.map_err(db_error)?;
+        rows.into_iter()
+            .map(|r| {
+                let item = crate::model::item_from_storage(&r.get::<_, serde_json::Value>(0))?;
+                let size: i32 = r.get(1);
+                Ok(Row { item, size: size.max(0) as usize })
+            })
+            .collect()
+    }
+}
+
+/// A key value of the wrong type for its column; callers validate first, so this is a bug.
+fn mismatch() -> ApiError {
+    ApiError::validation("The provided key element does not match the schema")
+}
