@@ -9,7 +9,11 @@ use serde::Deserialize;
 
 /// Command-line flags. Each one overrides the file and the environment.
 #[derive(Parser, Debug, Default)]
-#[command(name = "dynamo-pg", version, about = "A DynamoDB-compatible server that keeps its data in PostgreSQL")]
+#[command(
+    name = "dynamo-pg",
+    version,
+    about = "A DynamoDB-compatible server that keeps its data in PostgreSQL"
+)]
 pub struct Cli {
     /// Configuration file (TOML). Default: dynamo-pg.toml in the working directory, if present.
     #[arg(long, value_name = "FILE")]
@@ -183,9 +187,18 @@ impl Settings {
             .set_override_option("account_id", cli.account_id.clone())?
             .set_override_option("access_key_id", cli.access_key_id.clone())?
             .set_override_option("secret_access_key", cli.secret_access_key.clone())?
-            .set_override_option("allow_unauthenticated", cli.allow_unauthenticated.then_some(true))?
-            .set_override_option("tls_cert", cli.tls_cert.as_ref().map(|p| p.display().to_string()))?
-            .set_override_option("tls_key", cli.tls_key.as_ref().map(|p| p.display().to_string()))?
+            .set_override_option(
+                "allow_unauthenticated",
+                cli.allow_unauthenticated.then_some(true),
+            )?
+            .set_override_option(
+                "tls_cert",
+                cli.tls_cert.as_ref().map(|p| p.display().to_string()),
+            )?
+            .set_override_option(
+                "tls_key",
+                cli.tls_key.as_ref().map(|p| p.display().to_string()),
+            )?
             .set_override_option("header_timeout", cli.header_timeout)?
             .set_override_option("body_timeout", cli.body_timeout)?
             .set_override_option("database_timeout", cli.database_timeout)?
@@ -195,11 +208,25 @@ impl Settings {
             settings.database_url = None;
         }
         // An empty value (e.g. `DYNAMO_PG_TLS_CERT=` in a container spec) means "not set".
-        settings.tls_cert = settings.tls_cert.take().filter(|p| !p.as_os_str().is_empty());
-        settings.tls_key = settings.tls_key.take().filter(|p| !p.as_os_str().is_empty());
+        settings.tls_cert = settings
+            .tls_cert
+            .take()
+            .filter(|p| !p.as_os_str().is_empty());
+        settings.tls_key = settings
+            .tls_key
+            .take()
+            .filter(|p| !p.as_os_str().is_empty());
         match (&settings.tls_cert, &settings.tls_key) {
-            (Some(_), None) => return Err(config::ConfigError::Message("tls_cert is set but tls_key is not".into())),
-            (None, Some(_)) => return Err(config::ConfigError::Message("tls_key is set but tls_cert is not".into())),
+            (Some(_), None) => {
+                return Err(config::ConfigError::Message(
+                    "tls_cert is set but tls_key is not".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(config::ConfigError::Message(
+                    "tls_key is set but tls_cert is not".into(),
+                ))
+            }
             _ => {}
         }
         for (name, value) in [
@@ -214,8 +241,15 @@ impl Settings {
                 )));
             }
         }
-        if let (Some(id), Some(secret)) = (settings.access_key_id.clone(), settings.secret_access_key.clone()) {
-            settings.credentials.push(CredentialSetting { access_key_id: id, secret_access_key: secret, account_id: None });
+        if let (Some(id), Some(secret)) = (
+            settings.access_key_id.clone(),
+            settings.secret_access_key.clone(),
+        ) {
+            settings.credentials.push(CredentialSetting {
+                access_key_id: id,
+                secret_access_key: secret,
+                account_id: None,
+            });
         }
         Ok(settings)
     }

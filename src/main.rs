@@ -21,7 +21,10 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(&settings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("dynamo-pg: cannot start the runtime: {e}");
@@ -40,7 +43,9 @@ fn main() -> ExitCode {
 fn init_tracing(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if settings.log_format == "json" {
         builder.json().init();
     } else {
@@ -71,9 +76,17 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     result
 }
 
-async fn serve(settings: &Settings, url: &str, tls: Option<Arc<Tls>>) -> Result<(), Box<dyn std::error::Error>> {
-    let storage =
-        Storage::connect_with_timeout(url, settings.pool_size, Settings::duration(settings.database_timeout)).await?;
+async fn serve(
+    settings: &Settings,
+    url: &str,
+    tls: Option<Arc<Tls>>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let storage = Storage::connect_with_timeout(
+        url,
+        settings.pool_size,
+        Settings::duration(settings.database_timeout),
+    )
+    .await?;
 
     // Background workers (TTL sweeper, stream trimmer); they stop when this guard is dropped.
     let _workers = dynamo_pg::workers::spawn(storage.clone(), settings);
@@ -82,7 +95,10 @@ async fn serve(settings: &Settings, url: &str, tls: Option<Arc<Tls>>) -> Result<
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
     let addr = listener.local_addr()?;
-    if settings.credentials.is_empty() && !addr.ip().is_loopback() && !settings.allow_unauthenticated {
+    if settings.credentials.is_empty()
+        && !addr.ip().is_loopback()
+        && !settings.allow_unauthenticated
+    {
         return Err(format!(
             "refusing to serve {addr} without credentials: anyone who can reach it could read and change \
              every table. Configure credentials (--access-key-id/--secret-access-key or [[credentials]] \
@@ -119,7 +135,9 @@ async fn serve(settings: &Settings, url: &str, tls: Option<Arc<Tls>>) -> Result<
 /// longer loads keeps its old value.
 async fn reload_on_sighup(ctx: Arc<Ctx>, tls: Option<Arc<Tls>>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
     while hup.recv().await.is_some() {
         match Settings::load(&Cli::parse()) {
             Ok(settings) => {
@@ -129,7 +147,9 @@ async fn reload_on_sighup(ctx: Arc<Ctx>, tls: Option<Arc<Tls>>) {
                     *current = store;
                 }
             }
-            Err(e) => tracing::error!("configuration reload failed, keeping the old credentials: {e}"),
+            Err(e) => {
+                tracing::error!("configuration reload failed, keeping the old credentials: {e}")
+            }
         }
         if let Some(tls) = &tls {
             match tls.reload() {

@@ -107,7 +107,11 @@ impl Histogram {
         bounds.sort_by(f64::total_cmp);
         bounds.dedup();
         let counts = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
-        Histogram(Arc::new(HistogramCore { bounds, counts, sum: AtomicF64::default() }))
+        Histogram(Arc::new(HistogramCore {
+            bounds,
+            counts,
+            sum: AtomicF64::default(),
+        }))
     }
 
     /// Records one observation.
@@ -120,7 +124,11 @@ impl Histogram {
 
     /// How many observations were recorded.
     pub fn count(&self) -> u64 {
-        self.0.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.0
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 }
 
@@ -140,7 +148,9 @@ impl AtomicF64 {
     fn add(&self, d: f64) {
         let _ = self
             .0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| Some((f64::from_bits(bits) + d).to_bits()));
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + d).to_bits())
+            });
     }
 }
 
@@ -201,7 +211,9 @@ impl Registry {
     /// The counter `name{labels}`, created on first use. A name already registered as another
     /// kind, or an invalid name, gives a working counter that is not exported (and a warning).
     pub fn counter(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Counter {
-        match self.get_or_insert(name, help, Kind::Counter, labels, || Series::Counter(Counter::default())) {
+        match self.get_or_insert(name, help, Kind::Counter, labels, || {
+            Series::Counter(Counter::default())
+        }) {
             Some(Series::Counter(c)) => c,
             _ => Counter::default(),
         }
@@ -209,7 +221,9 @@ impl Registry {
 
     /// The gauge `name{labels}`, created on first use (see [`Registry::counter`] for conflicts).
     pub fn gauge(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Gauge {
-        match self.get_or_insert(name, help, Kind::Gauge, labels, || Series::Gauge(Gauge::default())) {
+        match self.get_or_insert(name, help, Kind::Gauge, labels, || {
+            Series::Gauge(Gauge::default())
+        }) {
             Some(Series::Gauge(g)) => g,
             _ => Gauge::default(),
         }
@@ -217,17 +231,31 @@ impl Registry {
 
     /// A gauge computed by `f` at each scrape (pool sizes, queue lengths): nothing to keep up to
     /// date between scrapes. Registering the same name and labels again replaces the function.
-    pub fn gauge_fn(&self, name: &str, help: &str, labels: &[(&str, &str)], f: impl Fn() -> f64 + Send + Sync + 'static) {
+    pub fn gauge_fn(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+        f: impl Fn() -> f64 + Send + Sync + 'static,
+    ) {
         let f: GaugeFn = Arc::new(f);
-        let Some(labels) = checked_labels(name, labels) else { return };
-        let Ok(mut families) = self.families.write() else { return };
+        let Some(labels) = checked_labels(name, labels) else {
+            return;
+        };
+        let Ok(mut families) = self.families.write() else {
+            return;
+        };
         let family = families.entry(name.to_string()).or_insert_with(|| Family {
             help: help.to_string(),
             kind: Kind::Gauge,
             series: BTreeMap::new(),
         });
         if family.kind != Kind::Gauge {
-            tracing::warn!(metric = name, "metric already registered as a {}", family.kind.name());
+            tracing::warn!(
+                metric = name,
+                "metric already registered as a {}",
+                family.kind.name()
+            );
             return;
         }
         family.series.insert(labels, Series::GaugeFn(f));
@@ -235,8 +263,16 @@ impl Registry {
 
     /// The histogram `name{labels}` with `buckets` (upper bounds in ascending order), created on
     /// first use; later calls return the existing one whatever buckets they pass.
-    pub fn histogram(&self, name: &str, help: &str, labels: &[(&str, &str)], buckets: &[f64]) -> Histogram {
-        match self.get_or_insert(name, help, Kind::Histogram, labels, || Series::Histogram(Histogram::new(buckets))) {
+    pub fn histogram(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+        buckets: &[f64],
+    ) -> Histogram {
+        match self.get_or_insert(name, help, Kind::Histogram, labels, || {
+            Series::Histogram(Histogram::new(buckets))
+        }) {
             Some(Series::Histogram(h)) => h,
             _ => Histogram::new(buckets),
         }
@@ -255,7 +291,11 @@ impl Registry {
         if let Ok(families) = self.families.read() {
             if let Some(family) = families.get(name) {
                 if family.kind != kind {
-                    tracing::warn!(metric = name, "metric already registered as a {}", family.kind.name());
+                    tracing::warn!(
+                        metric = name,
+                        "metric already registered as a {}",
+                        family.kind.name()
+                    );
                     return None;
                 }
                 if let Some(s) = family.series.get(&labels) {
@@ -270,7 +310,11 @@ impl Registry {
             series: BTreeMap::new(),
         });
         if family.kind != kind {
-            tracing::warn!(metric = name, "metric already registered as a {}", family.kind.name());
+            tracing::warn!(
+                metric = name,
+                "metric already registered as a {}",
+                family.kind.name()
+            );
             return None;
         }
         Some(family.series.entry(labels).or_insert_with(make).share())
@@ -279,7 +323,13 @@ impl Registry {
     /// Every family in the Prometheus text format, sorted by name.
     pub fn render(&self) -> String {
         // Gauge functions run outside the lock: they may take other locks of their own.
-        let mut snapshot: Vec<(String, String, Kind, Vec<(Labels, Series)>)> = Vec::new();
+        struct Snapshot {
+            name: String,
+            help: String,
+            kind: Kind,
+            series: Vec<(Labels, Series)>,
+        }
+        let mut snapshot = Vec::new();
         if let Ok(families) = self.families.read() {
             for (name, family) in families.iter() {
                 let series = family
@@ -287,11 +337,22 @@ impl Registry {
                     .iter()
                     .map(|(labels, s)| (labels.clone(), s.share()))
                     .collect();
-                snapshot.push((name.clone(), family.help.clone(), family.kind, series));
+                snapshot.push(Snapshot {
+                    name: name.clone(),
+                    help: family.help.clone(),
+                    kind: family.kind,
+                    series,
+                });
             }
         }
         let mut out = String::with_capacity(4096);
-        for (name, help, kind, series) in snapshot {
+        for Snapshot {
+            name,
+            help,
+            kind,
+            series,
+        } in snapshot
+        {
             let _ = writeln!(out, "# HELP {name} {}", escape_help(&help));
             let _ = writeln!(out, "# TYPE {name} {}", kind.name());
             for (labels, s) in series {
@@ -300,10 +361,16 @@ impl Registry {
                         let _ = writeln!(out, "{name}{} {}", label_text(&labels, None), c.get());
                     }
                     Series::Gauge(g) => {
-                        let _ = writeln!(out, "{name}{} {}", label_text(&labels, None), number(g.get()));
+                        let _ = writeln!(
+                            out,
+                            "{name}{} {}",
+                            label_text(&labels, None),
+                            number(g.get())
+                        );
                     }
                     Series::GaugeFn(f) => {
-                        let _ = writeln!(out, "{name}{} {}", label_text(&labels, None), number(f()));
+                        let _ =
+                            writeln!(out, "{name}{} {}", label_text(&labels, None), number(f()));
                     }
                     Series::Histogram(h) => render_histogram(&mut out, &name, &labels, &h),
                 }
@@ -319,11 +386,24 @@ fn render_histogram(out: &mut String, name: &str, labels: &Labels, h: &Histogram
     for (i, bound) in core.bounds.iter().enumerate() {
         cumulative += core.counts[i].load(Ordering::Relaxed);
         let le = number(*bound);
-        let _ = writeln!(out, "{name}_bucket{} {cumulative}", label_text(labels, Some(&le)));
+        let _ = writeln!(
+            out,
+            "{name}_bucket{} {cumulative}",
+            label_text(labels, Some(&le))
+        );
     }
     cumulative += core.counts[core.bounds.len()].load(Ordering::Relaxed);
-    let _ = writeln!(out, "{name}_bucket{} {cumulative}", label_text(labels, Some("+Inf")));
-    let _ = writeln!(out, "{name}_sum{} {}", label_text(labels, None), number(core.sum.load()));
+    let _ = writeln!(
+        out,
+        "{name}_bucket{} {cumulative}",
+        label_text(labels, Some("+Inf"))
+    );
+    let _ = writeln!(
+        out,
+        "{name}_sum{} {}",
+        label_text(labels, None),
+        number(core.sum.load())
+    );
     let _ = writeln!(out, "{name}_count{} {cumulative}", label_text(labels, None));
 }
 
@@ -334,7 +414,11 @@ fn label_text(labels: &Labels, le: Option<&str>) -> String {
     }
     let mut s = String::from("{");
     let mut first = true;
-    for (k, v) in labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(le.map(|le| ("le", le))) {
+    for (k, v) in labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(le.map(|le| ("le", le)))
+    {
         if !first {
             s.push(',');
         }
@@ -405,11 +489,20 @@ mod tests {
     #[test]
     fn renders_the_text_format() {
         let r = Registry::default();
-        let c = r.counter("t_requests_total", "Requests.", &[("operation", "PutItem"), ("outcome", "ok")]);
+        let c = r.counter(
+            "t_requests_total",
+            "Requests.",
+            &[("operation", "PutItem"), ("outcome", "ok")],
+        );
         c.inc();
         c.add(2);
         // Same series whatever the label order.
-        r.counter("t_requests_total", "Requests.", &[("outcome", "ok"), ("operation", "PutItem")]).inc();
+        r.counter(
+            "t_requests_total",
+            "Requests.",
+            &[("outcome", "ok"), ("operation", "PutItem")],
+        )
+        .inc();
         r.gauge("t_open", "Open things.", &[]).set(2.5);
         r.gauge_fn("t_pool", "Pool.", &[("kind", "a\"b")], || 7.0);
         let h = r.histogram("t_latency_seconds", "Latency.", &[("op", "x")], &[0.1, 1.0]);

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, DeleteRequest, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, KeysAndAttributes, LocalSecondaryIndex, Projection, ProjectionType, PutRequest, ReturnConsumedCapacity,
-    ReturnItemCollectionMetrics, ScalarAttributeType, WriteRequest,
+    AttributeDefinition, AttributeValue as AV, BillingMode, DeleteRequest, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, KeysAndAttributes, LocalSecondaryIndex, Projection, ProjectionType,
+    PutRequest, ReturnConsumedCapacity, ReturnItemCollectionMetrics, ScalarAttributeType,
+    WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::json;
@@ -27,11 +28,19 @@ struct Shape {
 }
 
 fn attr(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(ty).build().unwrap()
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ty)
+        .build()
+        .unwrap()
 }
 
 fn key_element(name: &str, ty: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(ty).build().unwrap()
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(ty)
+        .build()
+        .unwrap()
 }
 
 async fn create(client: &Client, prefix: &str, shape: Shape) -> String {
@@ -40,32 +49,43 @@ async fn create(client: &Client, prefix: &str, shape: Shape) -> String {
         .create_table()
         .table_name(&name)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("pk", shape.hash.clone().unwrap_or(ScalarAttributeType::S)))
+        .attribute_definitions(attr(
+            "pk",
+            shape.hash.clone().unwrap_or(ScalarAttributeType::S),
+        ))
         .key_schema(key_element("pk", KeyType::Hash));
     if let Some(ty) = shape.range.clone() {
-        req = req.attribute_definitions(attr("sk", ty)).key_schema(key_element("sk", KeyType::Range));
+        req = req
+            .attribute_definitions(attr("sk", ty))
+            .key_schema(key_element("sk", KeyType::Range));
     }
-    let all = Projection::builder().projection_type(ProjectionType::All).build();
+    let all = Projection::builder()
+        .projection_type(ProjectionType::All)
+        .build();
     if shape.lsi {
-        req = req.attribute_definitions(attr("l", ScalarAttributeType::S)).local_secondary_indexes(
-            LocalSecondaryIndex::builder()
-                .index_name("by_l")
-                .key_schema(key_element("pk", KeyType::Hash))
-                .key_schema(key_element("l", KeyType::Range))
-                .projection(all.clone())
-                .build()
-                .unwrap(),
-        );
+        req = req
+            .attribute_definitions(attr("l", ScalarAttributeType::S))
+            .local_secondary_indexes(
+                LocalSecondaryIndex::builder()
+                    .index_name("by_l")
+                    .key_schema(key_element("pk", KeyType::Hash))
+                    .key_schema(key_element("l", KeyType::Range))
+                    .projection(all.clone())
+                    .build()
+                    .unwrap(),
+            );
     }
     if shape.gsi {
-        req = req.attribute_definitions(attr("g", ScalarAttributeType::S)).global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("by_g")
-                .key_schema(key_element("g", KeyType::Hash))
-                .projection(all)
-                .build()
-                .unwrap(),
-        );
+        req = req
+            .attribute_definitions(attr("g", ScalarAttributeType::S))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name("by_g")
+                    .key_schema(key_element("g", KeyType::Hash))
+                    .projection(all)
+                    .build()
+                    .unwrap(),
+            );
     }
     req.send().await.expect("create table");
     name
@@ -80,28 +100,49 @@ fn n(v: &str) -> AV {
 }
 
 fn item(attrs: &[(&str, AV)]) -> Item {
-    attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    attrs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 fn put(attrs: &[(&str, AV)]) -> WriteRequest {
     WriteRequest::builder()
-        .put_request(PutRequest::builder().set_item(Some(item(attrs))).build().unwrap())
+        .put_request(
+            PutRequest::builder()
+                .set_item(Some(item(attrs)))
+                .build()
+                .unwrap(),
+        )
         .build()
 }
 
 fn delete(attrs: &[(&str, AV)]) -> WriteRequest {
     WriteRequest::builder()
-        .delete_request(DeleteRequest::builder().set_key(Some(item(attrs))).build().unwrap())
+        .delete_request(
+            DeleteRequest::builder()
+                .set_key(Some(item(attrs)))
+                .build()
+                .unwrap(),
+        )
         .build()
 }
 
 fn keys(list: Vec<Item>) -> KeysAndAttributes {
-    KeysAndAttributes::builder().set_keys(Some(list)).build().unwrap()
+    KeysAndAttributes::builder()
+        .set_keys(Some(list))
+        .build()
+        .unwrap()
 }
 
 /// Writes `requests` to one table in one BatchWriteItem, expecting success.
 async fn write(client: &Client, table: &str, requests: Vec<WriteRequest>) {
-    let out = client.batch_write_item().request_items(table, requests).send().await.expect("batch write");
+    let out = client
+        .batch_write_item()
+        .request_items(table, requests)
+        .send()
+        .await
+        .expect("batch write");
     assert!(out.unprocessed_items.unwrap_or_default().is_empty());
 }
 
@@ -109,17 +150,32 @@ async fn write(client: &Client, table: &str, requests: Vec<WriteRequest>) {
 async fn read(client: &Client, table: &str, list: Vec<Item>) -> Vec<Item> {
     let out = client
         .batch_get_item()
-        .request_items(table, KeysAndAttributes::builder().set_keys(Some(list)).consistent_read(true).build().unwrap())
+        .request_items(
+            table,
+            KeysAndAttributes::builder()
+                .set_keys(Some(list))
+                .consistent_read(true)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .expect("batch get");
     assert!(out.unprocessed_keys.unwrap_or_default().is_empty());
-    out.responses.unwrap_or_default().remove(table).unwrap_or_default()
+    out.responses
+        .unwrap_or_default()
+        .remove(table)
+        .unwrap_or_default()
 }
 
 /// The ValidationException message of a failed request.
 fn validation<E: ProvideErrorMetadata>(err: E) -> String {
-    assert_eq!(err.code(), Some("ValidationException"), "{:?}", err.message());
+    assert_eq!(
+        err.code(),
+        Some("ValidationException"),
+        "{:?}",
+        err.message()
+    );
     err.message().unwrap_or_default().to_string()
 }
 
@@ -127,18 +183,46 @@ fn validation<E: ProvideErrorMetadata>(err: E) -> String {
 async fn gets_across_two_tables_in_request_order() {
     let client = support::client().await;
     let plain = create(&client, "batch_two_a", Shape::default()).await;
-    let ranged = create(&client, "batch_two_b", Shape { range: Some(ScalarAttributeType::N), ..Default::default() }).await;
+    let ranged = create(
+        &client,
+        "batch_two_b",
+        Shape {
+            range: Some(ScalarAttributeType::N),
+            ..Default::default()
+        },
+    )
+    .await;
     client
         .batch_write_item()
-        .request_items(&plain, vec![put(&[("pk", s("a")), ("v", n("1"))]), put(&[("pk", s("b"))]), put(&[("pk", s("c"))])])
-        .request_items(&ranged, vec![put(&[("pk", s("p")), ("sk", n("1"))]), put(&[("pk", s("p")), ("sk", n("2.50"))])])
+        .request_items(
+            &plain,
+            vec![
+                put(&[("pk", s("a")), ("v", n("1"))]),
+                put(&[("pk", s("b"))]),
+                put(&[("pk", s("c"))]),
+            ],
+        )
+        .request_items(
+            &ranged,
+            vec![
+                put(&[("pk", s("p")), ("sk", n("1"))]),
+                put(&[("pk", s("p")), ("sk", n("2.50"))]),
+            ],
+        )
         .send()
         .await
         .unwrap();
 
     let out = client
         .batch_get_item()
-        .request_items(&plain, keys(vec![item(&[("pk", s("c"))]), item(&[("pk", s("missing"))]), item(&[("pk", s("a"))])]))
+        .request_items(
+            &plain,
+            keys(vec![
+                item(&[("pk", s("c"))]),
+                item(&[("pk", s("missing"))]),
+                item(&[("pk", s("a"))]),
+            ]),
+        )
         .request_items(
             &ranged,
             KeysAndAttributes::builder()
@@ -154,14 +238,28 @@ async fn gets_across_two_tables_in_request_order() {
     assert!(out.unprocessed_keys.unwrap().is_empty());
     let responses = out.responses.unwrap();
     assert_eq!(responses.len(), 2);
-    assert_eq!(responses[&plain], vec![item(&[("pk", s("c"))]), item(&[("pk", s("a")), ("v", n("1"))])]);
+    assert_eq!(
+        responses[&plain],
+        vec![
+            item(&[("pk", s("c"))]),
+            item(&[("pk", s("a")), ("v", n("1"))])
+        ]
+    );
     assert_eq!(
         responses[&ranged],
-        vec![item(&[("pk", s("p")), ("sk", n("2.5"))]), item(&[("pk", s("p")), ("sk", n("1"))])]
+        vec![
+            item(&[("pk", s("p")), ("sk", n("2.5"))]),
+            item(&[("pk", s("p")), ("sk", n("1"))])
+        ]
     );
 
     // A table whose keys find nothing still has its (empty) entry.
-    let out = client.batch_get_item().request_items(&plain, keys(vec![item(&[("pk", s("none"))])])).send().await.unwrap();
+    let out = client
+        .batch_get_item()
+        .request_items(&plain, keys(vec![item(&[("pk", s("none"))])]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.responses.unwrap()[&plain], Vec::<Item>::new());
 }
 
@@ -169,7 +267,17 @@ async fn gets_across_two_tables_in_request_order() {
 async fn projections_apply_per_table() {
     let client = support::client().await;
     let name = create(&client, "batch_projection", Shape::default()).await;
-    write(&client, &name, vec![put(&[("pk", s("a")), ("v", n("1")), ("w", s("x")), ("name", s("n"))])]).await;
+    write(
+        &client,
+        &name,
+        vec![put(&[
+            ("pk", s("a")),
+            ("v", n("1")),
+            ("w", s("x")),
+            ("name", s("n")),
+        ])],
+    )
+    .await;
     let out = client
         .batch_get_item()
         .request_items(
@@ -184,19 +292,33 @@ async fn projections_apply_per_table() {
         .send()
         .await
         .unwrap();
-    assert_eq!(out.responses.unwrap()[&name], vec![item(&[("v", n("1")), ("name", s("n"))])]);
+    assert_eq!(
+        out.responses.unwrap()[&name],
+        vec![item(&[("v", n("1")), ("name", s("n"))])]
+    );
 }
 
 #[tokio::test]
 async fn duplicate_keys_are_refused() {
     let client = support::client().await;
     let strings = create(&client, "batch_dup_s", Shape::default()).await;
-    let numbers = create(&client, "batch_dup_n", Shape { hash: Some(ScalarAttributeType::N), ..Default::default() }).await;
+    let numbers = create(
+        &client,
+        "batch_dup_n",
+        Shape {
+            hash: Some(ScalarAttributeType::N),
+            ..Default::default()
+        },
+    )
+    .await;
     const DUPLICATES: &str = "Provided list of item keys contains duplicates";
 
     let err = client
         .batch_get_item()
-        .request_items(&strings, keys(vec![item(&[("pk", s("a"))]), item(&[("pk", s("a"))])]))
+        .request_items(
+            &strings,
+            keys(vec![item(&[("pk", s("a"))]), item(&[("pk", s("a"))])]),
+        )
         .send()
         .await
         .unwrap_err();
@@ -204,27 +326,51 @@ async fn duplicate_keys_are_refused() {
     // Numbers compare by value.
     let err = client
         .batch_get_item()
-        .request_items(&numbers, keys(vec![item(&[("pk", n("1"))]), item(&[("pk", n("1.0"))])]))
+        .request_items(
+            &numbers,
+            keys(vec![item(&[("pk", n("1"))]), item(&[("pk", n("1.0"))])]),
+        )
         .send()
         .await
         .unwrap_err();
     assert_eq!(validation(err.into_service_error()), DUPLICATES);
 
     for requests in [
-        vec![put(&[("pk", s("a")), ("v", n("1"))]), delete(&[("pk", s("a"))])],
-        vec![put(&[("pk", s("a"))]), put(&[("pk", s("b"))]), put(&[("pk", s("a")), ("v", n("2"))])],
+        vec![
+            put(&[("pk", s("a")), ("v", n("1"))]),
+            delete(&[("pk", s("a"))]),
+        ],
+        vec![
+            put(&[("pk", s("a"))]),
+            put(&[("pk", s("b"))]),
+            put(&[("pk", s("a")), ("v", n("2"))]),
+        ],
     ] {
-        let err = client.batch_write_item().request_items(&strings, requests).send().await.unwrap_err();
+        let err = client
+            .batch_write_item()
+            .request_items(&strings, requests)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(validation(err.into_service_error()), DUPLICATES);
     }
     let err = client
         .batch_write_item()
-        .request_items(&numbers, vec![put(&[("pk", n("10"))]), delete(&[("pk", n("1E1"))])])
+        .request_items(
+            &numbers,
+            vec![put(&[("pk", n("10"))]), delete(&[("pk", n("1E1"))])],
+        )
         .send()
         .await
         .unwrap_err();
     assert_eq!(validation(err.into_service_error()), DUPLICATES);
-    assert!(read(&client, &strings, vec![item(&[("pk", s("a"))]), item(&[("pk", s("b"))])]).await.is_empty());
+    assert!(read(
+        &client,
+        &strings,
+        vec![item(&[("pk", s("a"))]), item(&[("pk", s("b"))])]
+    )
+    .await
+    .is_empty());
 }
 
 #[tokio::test]
@@ -232,7 +378,11 @@ async fn limits_on_the_number_of_requests() {
     let client = support::client().await;
     let a = create(&client, "batch_limit_a", Shape::default()).await;
     let b = create(&client, "batch_limit_b", Shape::default()).await;
-    let key_list = |count: usize| (0..count).map(|i| item(&[("pk", s(&format!("k{i}")))])).collect::<Vec<_>>();
+    let key_list = |count: usize| {
+        (0..count)
+            .map(|i| item(&[("pk", s(&format!("k{i}")))]))
+            .collect::<Vec<_>>()
+    };
 
     let err = client
         .batch_get_item()
@@ -241,14 +391,42 @@ async fn limits_on_the_number_of_requests() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(validation(err.into_service_error()), "Too many items requested for the BatchGetItem call");
-    client.batch_get_item().request_items(&a, keys(key_list(50))).request_items(&b, keys(key_list(50))).send().await.unwrap();
+    assert_eq!(
+        validation(err.into_service_error()),
+        "Too many items requested for the BatchGetItem call"
+    );
+    client
+        .batch_get_item()
+        .request_items(&a, keys(key_list(50)))
+        .request_items(&b, keys(key_list(50)))
+        .send()
+        .await
+        .unwrap();
 
-    let puts = |count: usize| (0..count).map(|i| put(&[("pk", s(&format!("k{i}")))])).collect::<Vec<_>>();
-    let err = client.batch_write_item().request_items(&a, puts(13)).request_items(&b, puts(13)).send().await.unwrap_err();
-    assert_eq!(validation(err.into_service_error()), "Too many items requested for the BatchWriteItem call");
+    let puts = |count: usize| {
+        (0..count)
+            .map(|i| put(&[("pk", s(&format!("k{i}")))]))
+            .collect::<Vec<_>>()
+    };
+    let err = client
+        .batch_write_item()
+        .request_items(&a, puts(13))
+        .request_items(&b, puts(13))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        validation(err.into_service_error()),
+        "Too many items requested for the BatchWriteItem call"
+    );
     assert!(read(&client, &a, key_list(13)).await.is_empty());
-    client.batch_write_item().request_items(&a, puts(12)).request_items(&b, puts(13)).send().await.unwrap();
+    client
+        .batch_write_item()
+        .request_items(&a, puts(12))
+        .request_items(&b, puts(13))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(read(&client, &b, key_list(13)).await.len(), 13);
 
     // What the SDK would not send: empty maps and lists, and a request with both actions.
@@ -259,13 +437,21 @@ async fn limits_on_the_number_of_requests() {
         "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1"
     );
     let both = json!({"PutRequest": {"Item": {"pk": {"S": "x"}}}, "DeleteRequest": {"Key": {"pk": {"S": "x"}}}});
-    let (status, body) = support::call("BatchWriteItem", json!({"RequestItems": {a.clone(): [both]}})).await;
+    let (status, body) = support::call(
+        "BatchWriteItem",
+        json!({"RequestItems": {a.clone(): [both]}}),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(
         body["message"],
         "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes"
     );
-    let (status, body) = support::call("BatchGetItem", json!({"RequestItems": {a.clone(): {"Keys": [{}]}}})).await;
+    let (status, body) = support::call(
+        "BatchGetItem",
+        json!({"RequestItems": {a.clone(): {"Keys": [{}]}}}),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(
         body["message"],
@@ -276,11 +462,30 @@ async fn limits_on_the_number_of_requests() {
 #[tokio::test]
 async fn writes_are_all_or_nothing() {
     let client = support::client().await;
-    let name = create(&client, "batch_atomic", Shape { range: Some(ScalarAttributeType::S), lsi: true, ..Default::default() }).await;
+    let name = create(
+        &client,
+        "batch_atomic",
+        Shape {
+            range: Some(ScalarAttributeType::S),
+            lsi: true,
+            ..Default::default()
+        },
+    )
+    .await;
     let other = create(&client, "batch_atomic_other", Shape::default()).await;
     let kept = item(&[("pk", s("keep")), ("sk", s("1")), ("v", n("1"))]);
-    write(&client, &name, vec![put(&[("pk", s("keep")), ("sk", s("1")), ("v", n("1"))])]).await;
-    let good = || vec![put(&[("pk", s("new")), ("sk", s("1"))]), delete(&[("pk", s("keep")), ("sk", s("1"))])];
+    write(
+        &client,
+        &name,
+        vec![put(&[("pk", s("keep")), ("sk", s("1")), ("v", n("1"))])],
+    )
+    .await;
+    let good = || {
+        vec![
+            put(&[("pk", s("new")), ("sk", s("1"))]),
+            delete(&[("pk", s("keep")), ("sk", s("1"))]),
+        ]
+    };
     let big = "x".repeat(400 * 1024);
     let cases: Vec<(&str, Vec<WriteRequest>, &str)> = vec![
         (
@@ -331,11 +536,16 @@ async fn writes_are_all_or_nothing() {
     let state = read(
         &client,
         &name,
-        vec![item(&[("pk", s("new")), ("sk", s("1"))]), item(&[("pk", s("keep")), ("sk", s("1"))])],
+        vec![
+            item(&[("pk", s("new")), ("sk", s("1"))]),
+            item(&[("pk", s("keep")), ("sk", s("1"))]),
+        ],
     )
     .await;
     assert_eq!(state, vec![kept]);
-    assert!(read(&client, &other, vec![item(&[("pk", s("other"))])]).await.is_empty());
+    assert!(read(&client, &other, vec![item(&[("pk", s("other"))])])
+        .await
+        .is_empty());
 }
 
 #[tokio::test]
@@ -346,7 +556,14 @@ async fn unprocessed_keys_past_16_mb() {
     let data = "d".repeat(380_000);
     let key = |i: usize| item(&[("pk", s(&format!("k{i:02}")))]);
     for chunk in [0..25, 25..50] {
-        write(&client, &name, chunk.map(|i| put(&[("pk", s(&format!("k{i:02}"))), ("d", s(&data))])).collect()).await;
+        write(
+            &client,
+            &name,
+            chunk
+                .map(|i| put(&[("pk", s(&format!("k{i:02}"))), ("d", s(&data))]))
+                .collect(),
+        )
+        .await;
     }
     let request = |list: Vec<Item>| {
         KeysAndAttributes::builder()
@@ -369,7 +586,10 @@ async fn unprocessed_keys_past_16_mb() {
     assert_eq!(returned.len(), 44);
     assert_eq!(returned[0]["pk"], s("k00"));
     // Only what was read is charged: 93 units per 380 KB item.
-    assert_eq!(out.consumed_capacity.unwrap()[0].capacity_units, Some(44.0 * 93.0));
+    assert_eq!(
+        out.consumed_capacity.unwrap()[0].capacity_units,
+        Some(44.0 * 93.0)
+    );
     let mut unprocessed = out.unprocessed_keys.unwrap();
     let left = unprocessed.remove(&name).expect("unprocessed keys");
     assert_eq!(left.keys, (44..50).map(key).collect::<Vec<_>>());
@@ -378,7 +598,12 @@ async fn unprocessed_keys_past_16_mb() {
     assert_eq!(left.expression_attribute_names.unwrap()["#d"], "d");
 
     // Sending the unprocessed entry back as it is reads the rest.
-    let rest = client.batch_get_item().request_items(&name, request(left.keys)).send().await.unwrap();
+    let rest = client
+        .batch_get_item()
+        .request_items(&name, request(left.keys))
+        .send()
+        .await
+        .unwrap();
     assert!(rest.unprocessed_keys.unwrap().is_empty());
     let rest = rest.responses.unwrap().remove(&name).unwrap();
     assert_eq!(rest.len(), 6);
@@ -390,14 +615,38 @@ async fn unprocessed_keys_past_16_mb() {
 async fn capacity_is_reported_per_table() {
     let client = support::client().await;
     let plain = create(&client, "batch_cap_a", Shape::default()).await;
-    let indexed =
-        create(&client, "batch_cap_b", Shape { range: Some(ScalarAttributeType::S), lsi: true, gsi: true, ..Default::default() }).await;
-    write(&client, &plain, vec![put(&[("pk", s("big")), ("d", s(&"x".repeat(5000)))]), put(&[("pk", s("small"))])]).await;
+    let indexed = create(
+        &client,
+        "batch_cap_b",
+        Shape {
+            range: Some(ScalarAttributeType::S),
+            lsi: true,
+            gsi: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    write(
+        &client,
+        &plain,
+        vec![
+            put(&[("pk", s("big")), ("d", s(&"x".repeat(5000)))]),
+            put(&[("pk", s("small"))]),
+        ],
+    )
+    .await;
 
     // Reads: per item, 4 KB units, halved when eventually consistent; missing keys are free.
     let out = client
         .batch_get_item()
-        .request_items(&plain, keys(vec![item(&[("pk", s("big"))]), item(&[("pk", s("small"))]), item(&[("pk", s("none"))])]))
+        .request_items(
+            &plain,
+            keys(vec![
+                item(&[("pk", s("big"))]),
+                item(&[("pk", s("small"))]),
+                item(&[("pk", s("none"))]),
+            ]),
+        )
         .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
         .send()
         .await
@@ -406,12 +655,22 @@ async fn capacity_is_reported_per_table() {
     assert_eq!(consumed.len(), 1);
     assert_eq!(consumed[0].table_name.as_deref(), Some(plain.as_str()));
     assert_eq!(consumed[0].capacity_units, Some(1.5));
-    assert_eq!(consumed[0].table.as_ref().unwrap().capacity_units, Some(1.5));
+    assert_eq!(
+        consumed[0].table.as_ref().unwrap().capacity_units,
+        Some(1.5)
+    );
 
     // Writes: each request as PutItem / DeleteItem would be charged, indexes included.
     let out = client
         .batch_write_item()
-        .request_items(&plain, vec![put(&[("pk", s("big"))]), delete(&[("pk", s("small"))]), delete(&[("pk", s("absent"))])])
+        .request_items(
+            &plain,
+            vec![
+                put(&[("pk", s("big"))]),
+                delete(&[("pk", s("small"))]),
+                delete(&[("pk", s("absent"))]),
+            ],
+        )
         .request_items(
             &indexed,
             vec![
@@ -424,18 +683,33 @@ async fn capacity_is_reported_per_table() {
         .send()
         .await
         .unwrap();
-    let consumed: HashMap<String, _> =
-        out.consumed_capacity.unwrap().into_iter().map(|c| (c.table_name.clone().unwrap(), c)).collect();
+    let consumed: HashMap<String, _> = out
+        .consumed_capacity
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.table_name.clone().unwrap(), c))
+        .collect();
     // 5 (the 5 KB item replaced) + 1 + 1.
     assert_eq!(consumed[&plain].capacity_units, Some(7.0));
     let c = &consumed[&indexed];
     assert_eq!(c.capacity_units, Some(6.0));
     assert_eq!(c.table.as_ref().unwrap().capacity_units, Some(3.0));
-    assert_eq!(c.local_secondary_indexes.as_ref().unwrap()["by_l"].capacity_units, Some(1.0));
-    assert_eq!(c.global_secondary_indexes.as_ref().unwrap()["by_g"].capacity_units, Some(2.0));
+    assert_eq!(
+        c.local_secondary_indexes.as_ref().unwrap()["by_l"].capacity_units,
+        Some(1.0)
+    );
+    assert_eq!(
+        c.global_secondary_indexes.as_ref().unwrap()["by_g"].capacity_units,
+        Some(2.0)
+    );
 
     // Nothing asked, nothing reported.
-    let out = client.batch_write_item().request_items(&plain, vec![put(&[("pk", s("q"))])]).send().await.unwrap();
+    let out = client
+        .batch_write_item()
+        .request_items(&plain, vec![put(&[("pk", s("q"))])])
+        .send()
+        .await
+        .unwrap();
     assert!(out.consumed_capacity.is_none());
 }
 
@@ -443,7 +717,16 @@ async fn capacity_is_reported_per_table() {
 async fn item_collection_metrics_for_tables_with_local_indexes() {
     let client = support::client().await;
     let plain = create(&client, "batch_icm_a", Shape::default()).await;
-    let indexed = create(&client, "batch_icm_b", Shape { range: Some(ScalarAttributeType::S), lsi: true, ..Default::default() }).await;
+    let indexed = create(
+        &client,
+        "batch_icm_b",
+        Shape {
+            range: Some(ScalarAttributeType::S),
+            lsi: true,
+            ..Default::default()
+        },
+    )
+    .await;
     let out = client
         .batch_write_item()
         .request_items(&plain, vec![put(&[("pk", s("x"))])])
@@ -460,7 +743,11 @@ async fn item_collection_metrics_for_tables_with_local_indexes() {
         .await
         .unwrap();
     let metrics = out.item_collection_metrics.unwrap();
-    assert_eq!(metrics.len(), 1, "only the table with a local index: {metrics:?}");
+    assert_eq!(
+        metrics.len(),
+        1,
+        "only the table with a local index: {metrics:?}"
+    );
     let list = &metrics[&indexed];
     assert_eq!(list.len(), 2);
     assert_eq!(list[0].item_collection_key.as_ref().unwrap()["pk"], s("p"));
@@ -469,7 +756,12 @@ async fn item_collection_metrics_for_tables_with_local_indexes() {
         assert_eq!(m.size_estimate_range_gb.as_deref(), Some(&[0.0, 1.0][..]));
     }
     // Not asked: not reported.
-    let out = client.batch_write_item().request_items(&indexed, vec![put(&[("pk", s("p")), ("sk", s("3"))])]).send().await.unwrap();
+    let out = client
+        .batch_write_item()
+        .request_items(&indexed, vec![put(&[("pk", s("p")), ("sk", s("3"))])])
+        .send()
+        .await
+        .unwrap();
     assert!(out.item_collection_metrics.unwrap_or_default().is_empty());
 }
 
@@ -477,9 +769,23 @@ async fn item_collection_metrics_for_tables_with_local_indexes() {
 async fn tables_named_by_arn() {
     let client = support::client().await;
     let name = create(&client, "batch_arn", Shape::default()).await;
-    let arn = client.describe_table().table_name(&name).send().await.unwrap().table.unwrap().table_arn.unwrap();
+    let arn = client
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap()
+        .table_arn
+        .unwrap();
     write(&client, &arn, vec![put(&[("pk", s("a"))])]).await;
-    let out = client.batch_get_item().request_items(&arn, keys(vec![item(&[("pk", s("a"))])])).send().await.unwrap();
+    let out = client
+        .batch_get_item()
+        .request_items(&arn, keys(vec![item(&[("pk", s("a"))])]))
+        .send()
+        .await
+        .unwrap();
     // Answers name the table by its name.
     assert_eq!(out.responses.unwrap()[&name], vec![item(&[("pk", s("a"))])]);
 }
@@ -504,7 +810,9 @@ async fn concurrent_batches_keep_tables_in_step() {
             // A small linear congruential generator: each client its own reproducible sequence.
             let mut state = 0x9E37_79B9_u64.wrapping_mul(c as u64 + 1);
             let mut next = move |bound: usize| {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
                 ((state >> 33) as usize) % bound
             };
             for batch in 0..BATCHES {
@@ -527,8 +835,22 @@ async fn concurrent_batches_keep_tables_in_step() {
                         for_b.push(put(&[("pk", s(&key)), ("v", s(&value))]));
                     }
                 }
-                let out = client.batch_write_item().request_items(&a, for_a).request_items(&b, for_b).send().await;
-                let out = out.unwrap_or_else(|e| panic!("client {c} batch {batch}: {:?}", e.into_service_error()));
+                // Every other batch also reads the old items (for ConsumedCapacity).
+                let rcc = if batch % 2 == 0 {
+                    ReturnConsumedCapacity::Total
+                } else {
+                    ReturnConsumedCapacity::None
+                };
+                let out = client
+                    .batch_write_item()
+                    .request_items(&a, for_a)
+                    .request_items(&b, for_b)
+                    .return_consumed_capacity(rcc)
+                    .send()
+                    .await;
+                let out = out.unwrap_or_else(|e| {
+                    panic!("client {c} batch {batch}: {:?}", e.into_service_error())
+                });
                 assert!(out.unprocessed_items.unwrap_or_default().is_empty());
             }
         }));
@@ -537,11 +859,27 @@ async fn concurrent_batches_keep_tables_in_step() {
         task.await.expect("client task");
     }
 
-    let all: Vec<Item> = (0..KEYS).map(|k| item(&[("pk", s(&format!("k{k}")))])).collect();
+    let all: Vec<Item> = (0..KEYS)
+        .map(|k| item(&[("pk", s(&format!("k{k}")))]))
+        .collect();
     let out = client
         .batch_get_item()
-        .request_items(&a, KeysAndAttributes::builder().set_keys(Some(all.clone())).consistent_read(true).build().unwrap())
-        .request_items(&b, KeysAndAttributes::builder().set_keys(Some(all)).consistent_read(true).build().unwrap())
+        .request_items(
+            &a,
+            KeysAndAttributes::builder()
+                .set_keys(Some(all.clone()))
+                .consistent_read(true)
+                .build()
+                .unwrap(),
+        )
+        .request_items(
+            &b,
+            KeysAndAttributes::builder()
+                .set_keys(Some(all))
+                .consistent_read(true)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();

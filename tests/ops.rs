@@ -49,7 +49,11 @@ fn spawn_child(cmd: Command, death_signal: i32) -> Child {
         Mutex::new(tx)
     });
     let (reply_tx, reply_rx) = mpsc::channel();
-    spawner.lock().unwrap().send((cmd, death_signal, reply_tx)).unwrap();
+    spawner
+        .lock()
+        .unwrap()
+        .send((cmd, death_signal, reply_tx))
+        .unwrap();
     reply_rx.recv().unwrap().expect("spawn child process")
 }
 
@@ -89,7 +93,8 @@ struct Pg {
 impl Pg {
     fn new() -> Pg {
         let bindir = dynamo_pg::embedded_pg::server_bindir().expect("PostgreSQL server binaries");
-        let root = std::env::temp_dir().join(format!("dpg-ops-{}-{}", std::process::id(), unique()));
+        let root =
+            std::env::temp_dir().join(format!("dpg-ops-{}-{}", std::process::id(), unique()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
         let run_as = postgres_user();
@@ -100,18 +105,34 @@ impl Pg {
         initdb
             .arg("-D")
             .arg(root.join("data"))
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         as_user(&mut initdb, run_as);
         assert!(initdb.status().unwrap().success(), "initdb failed");
-        let pg = Pg { bindir, root, run_as, postmaster: Mutex::new(None) };
+        let pg = Pg {
+            bindir,
+            root,
+            run_as,
+            postmaster: Mutex::new(None),
+        };
         pg.start();
         pg
     }
 
     fn url(&self) -> String {
-        format!("host={} port=5432 user=postgres dbname=postgres", self.root.display())
+        format!(
+            "host={} port=5432 user=postgres dbname=postgres",
+            self.root.display()
+        )
     }
 
     fn start(&self) {
@@ -125,7 +146,14 @@ impl Pg {
             .arg(self.root.join("data"))
             .arg("-k")
             .arg(&self.root)
-            .args(["-p", "5432", "-c", "listen_addresses=", "-c", "max_connections=100"])
+            .args([
+                "-p",
+                "5432",
+                "-c",
+                "listen_addresses=",
+                "-c",
+                "max_connections=100",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log));
@@ -144,7 +172,11 @@ impl Pg {
             if ready {
                 return;
             }
-            assert!(Instant::now() < deadline, "PostgreSQL did not start; see {}/postgres.log", self.root.display());
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start; see {}/postgres.log",
+                self.root.display()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -154,7 +186,10 @@ impl Pg {
     fn crash(&self) {
         if let Some(mut child) = self.postmaster.lock().unwrap().take() {
             signal(child.id(), libc::SIGQUIT);
-            assert!(wait_exit(&mut child, Duration::from_secs(20)).is_some(), "PostgreSQL did not stop");
+            assert!(
+                wait_exit(&mut child, Duration::from_secs(20)).is_some(),
+                "PostgreSQL did not stop"
+            );
         }
     }
 }
@@ -211,7 +246,11 @@ impl Server {
         cmd.args(["--listen", "127.0.0.1:0", "--pool-size", "4"])
             .args(["--database-url", database_url])
             .args(args)
-            .args(if args.contains(&"--log-level") { &[][..] } else { &["--log-level", "error"][..] })
+            .args(if args.contains(&"--log-level") {
+                &[][..]
+            } else {
+                &["--log-level", "error"][..]
+            })
             .env_remove("DYNAMO_PG_DATABASE_URL")
             .current_dir(std::env::temp_dir())
             .stdin(Stdio::null())
@@ -245,7 +284,12 @@ impl Server {
             Err(_) => panic!("dynamo-pg did not start: {:?}", log.lock().unwrap()),
         };
         let addr = base.split("://").nth(1).unwrap().to_string();
-        Server { base, addr, child, log }
+        Server {
+            base,
+            addr,
+            child,
+            log,
+        }
     }
 
     fn log_lines(&self) -> Vec<String> {
@@ -273,7 +317,8 @@ fn shared_server() -> &'static Server {
 // HTTP clients
 
 /// A well-formed (not verified) signature: servers without configured keys accept it.
-const AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/dynamodb/aws4_request, \
+const AUTH: &str =
+    "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/dynamodb/aws4_request, \
                     SignedHeaders=host;x-amz-date, Signature=abc";
 
 fn api_request(uri: &str, op: &str, body: &Value) -> hyper::Request<Full<Bytes>> {
@@ -286,7 +331,10 @@ fn api_request(uri: &str, op: &str, body: &Value) -> hyper::Request<Full<Bytes>>
         .unwrap()
 }
 
-type Pool = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+type Pool = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    Full<Bytes>,
+>;
 
 /// A keep-alive HTTP/1.1 client.
 fn pool() -> Pool {
@@ -295,9 +343,16 @@ fn pool() -> Pool {
 
 /// (status, headers, body) of one API call.
 async fn call(pool: &Pool, base: &str, op: &str, body: Value) -> (u16, hyper::HeaderMap, Bytes) {
-    let resp = pool.request(api_request(&format!("{base}/"), op, &body)).await.expect("HTTP request");
+    let resp = pool
+        .request(api_request(&format!("{base}/"), op, &body))
+        .await
+        .expect("HTTP request");
     let (parts, body) = resp.into_parts();
-    (parts.status.as_u16(), parts.headers, body.collect().await.expect("body").to_bytes())
+    (
+        parts.status.as_u16(),
+        parts.headers,
+        body.collect().await.expect("body").to_bytes(),
+    )
 }
 
 async fn call_json(pool: &Pool, base: &str, op: &str, body: Value) -> (u16, Value) {
@@ -306,10 +361,16 @@ async fn call_json(pool: &Pool, base: &str, op: &str, body: Value) -> (u16, Valu
 }
 
 async fn get(pool: &Pool, url: &str) -> (u16, hyper::HeaderMap, Bytes) {
-    let req = hyper::Request::get(url).body(Full::new(Bytes::new())).unwrap();
+    let req = hyper::Request::get(url)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
     let resp = pool.request(req).await.expect("HTTP request");
     let (parts, body) = resp.into_parts();
-    (parts.status.as_u16(), parts.headers, body.collect().await.unwrap().to_bytes())
+    (
+        parts.status.as_u16(),
+        parts.headers,
+        body.collect().await.unwrap().to_bytes(),
+    )
 }
 
 async fn create_table(pool: &Pool, base: &str, name: &str) {
@@ -340,7 +401,9 @@ fn gzip_bytes(data: &[u8]) -> Vec<u8> {
 
 fn gunzip_bytes(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(data).read_to_end(&mut out).unwrap();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap();
     out
 }
 
@@ -363,7 +426,10 @@ async fn read_response(stream: &mut tokio::net::TcpStream) -> Option<(u16, Strin
     let status = head.split(' ').nth(1)?.parse().ok()?;
     let length: usize = head
         .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")))
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        })
         .and_then(|(_, v)| v.trim().parse().ok())
         .unwrap_or(0);
     let mut body = buf[head_end + 4..].to_vec();
@@ -409,7 +475,9 @@ struct TestCert {
 }
 
 fn make_cert(names: &[&str]) -> TestCert {
-    let certified = rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let certified =
+        rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
     TestCert {
         der: certified.cert.der().clone(),
         cert_pem: certified.cert.pem(),
@@ -467,12 +535,23 @@ async fn tls_serves_http2_and_http1_by_alpn_and_reloads_its_certificate_on_sighu
     let connector = tls_connector(&[&first], &[b"h2", b"http/1.1"]);
     let stream = tls_connect(&server.addr, &connector).await;
     assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    let (mut h2, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+    let (mut h2, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let uri = format!(
+        "https://localhost:{}/",
+        server.addr.split(':').nth(1).unwrap()
+    );
+    let resp = h2
+        .send_request(
+            hyper::Request::get(&uri)
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
         .await
         .unwrap();
-    tokio::spawn(conn);
-    let uri = format!("https://localhost:{}/", server.addr.split(':').nth(1).unwrap());
-    let resp = h2.send_request(hyper::Request::get(&uri).body(Full::new(Bytes::new())).unwrap()).await.unwrap();
     assert_eq!(resp.version(), hyper::Version::HTTP_2);
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert!(body.starts_with(b"healthy: localhost:"), "{body:?}");
@@ -484,7 +563,10 @@ async fn tls_serves_http2_and_http1_by_alpn_and_reloads_its_certificate_on_sighu
         .unwrap();
     let resp = h2.send_request(unsigned).await.unwrap();
     assert_eq!(resp.status(), 400);
-    let crc: u32 = header(resp.headers(), "x-amz-crc32").unwrap().parse().unwrap();
+    let crc: u32 = header(resp.headers(), "x-amz-crc32")
+        .unwrap()
+        .parse()
+        .unwrap();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(crc, crc32fast::hash(&body));
     assert!(String::from_utf8_lossy(&body).contains("MissingAuthenticationTokenException"));
@@ -493,10 +575,17 @@ async fn tls_serves_http2_and_http1_by_alpn_and_reloads_its_certificate_on_sighu
     let connector = tls_connector(&[&first], &[b"http/1.1"]);
     let stream = tls_connect(&server.addr, &connector).await;
     assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
-    let (mut h1, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let (mut h1, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let resp = h1
-        .send_request(hyper::Request::get("/health/live").header("host", "localhost").body(Full::new(Bytes::new())).unwrap())
+        .send_request(
+            hyper::Request::get("/health/live")
+                .header("host", "localhost")
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(resp.version(), hyper::Version::HTTP_11);
@@ -504,10 +593,16 @@ async fn tls_serves_http2_and_http1_by_alpn_and_reloads_its_certificate_on_sighu
 
     // Plain HTTP to the TLS port gets no HTTP answer.
     let mut plain = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
-    plain.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    plain
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), plain.read_to_end(&mut buf)).await;
-    assert!(!buf.starts_with(b"HTTP/"), "plain HTTP answered over the TLS port");
+    assert!(
+        !buf.starts_with(b"HTTP/"),
+        "plain HTTP answered over the TLS port"
+    );
 
     // boto3 (when installed) over TLS, signing for real, with gzip both ways.
     run_boto3(&server.base, &cert_path, "AKIDOPS", "ops-secret").await;
@@ -525,14 +620,18 @@ async fn tls_serves_http2_and_http1_by_alpn_and_reloads_its_certificate_on_sighu
         if presented == second.der {
             break;
         }
-        assert!(Instant::now() < deadline, "the renewed certificate was not served after SIGHUP");
+        assert!(
+            Instant::now() < deadline,
+            "the renewed certificate was not served after SIGHUP"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dpg-ops-{tag}-{}-{}", std::process::id(), unique()));
+    let dir =
+        std::env::temp_dir().join(format!("dpg-ops-{tag}-{}-{}", std::process::id(), unique()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -596,7 +695,15 @@ print(json.dumps(seen))
 "#;
     let table = format!("ops_boto3_{}", std::process::id());
     let out = tokio::process::Command::new("python3")
-        .args(["-c", script, base, ca.to_str().unwrap(), key_id, secret, &table])
+        .args([
+            "-c",
+            script,
+            base,
+            ca.to_str().unwrap(),
+            key_id,
+            secret,
+            &table,
+        ])
         .output()
         .await
         .unwrap();
@@ -620,22 +727,39 @@ async fn h2c_with_prior_knowledge_and_http1_keep_alive() {
     let server = shared_server();
     // HTTP/2 without TLS: the client starts with the HTTP/2 preface.
     let tcp = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
-    let (mut h2, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp)).await.unwrap();
+    let (mut h2, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     for _ in 0..2 {
-        let resp = h2.send_request(api_request(&format!("{}/", server.base), "ListTables", &json!({}))).await.unwrap();
+        let resp = h2
+            .send_request(api_request(
+                &format!("{}/", server.base),
+                "ListTables",
+                &json!({}),
+            ))
+            .await
+            .unwrap();
         assert_eq!(resp.version(), hyper::Version::HTTP_2);
         assert_eq!(resp.status(), 200);
-        let crc: u32 = header(resp.headers(), "x-amz-crc32").unwrap().parse().unwrap();
+        let crc: u32 = header(resp.headers(), "x-amz-crc32")
+            .unwrap()
+            .parse()
+            .unwrap();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(crc, crc32fast::hash(&body));
     }
     // HTTP/1.1: two requests on one connection.
     let mut tcp = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
     for _ in 0..2 {
-        tcp.write_all(raw_api_head(&server.addr, "ListTables", 2, "").as_bytes()).await.unwrap();
+        tcp.write_all(raw_api_head(&server.addr, "ListTables", 2, "").as_bytes())
+            .await
+            .unwrap();
         tcp.write_all(b"{}").await.unwrap();
-        let (status, _, body) = read_response(&mut tcp).await.expect("a response on the kept-alive connection");
+        let (status, _, body) = read_response(&mut tcp)
+            .await
+            .expect("a response on the kept-alive connection");
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     }
 }
@@ -652,7 +776,8 @@ async fn gzip_request_and_response_bodies() {
     let put = json!({"TableName": table, "Item": item});
     let mut req = api_request(&format!("{}/", server.base), "PutItem", &json!({}));
     *req.body_mut() = Full::new(Bytes::from(gzip_bytes(put.to_string().as_bytes())));
-    req.headers_mut().insert("content-encoding", "gzip".parse().unwrap());
+    req.headers_mut()
+        .insert("content-encoding", "gzip".parse().unwrap());
     let resp = pool.request(req).await.unwrap();
     assert_eq!(resp.status(), 200);
 
@@ -662,38 +787,64 @@ async fn gzip_request_and_response_bodies() {
         "GetItem",
         &json!({"TableName": table, "Key": {"pk": {"S": "k"}}, "ConsistentRead": true}),
     );
-    req.headers_mut().insert("accept-encoding", "br;q=1.0, gzip;q=0.8".parse().unwrap());
+    req.headers_mut()
+        .insert("accept-encoding", "br;q=1.0, gzip;q=0.8".parse().unwrap());
     let resp = pool.request(req).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(header(resp.headers(), "content-encoding"), Some("gzip"));
-    let crc: u32 = header(resp.headers(), "x-amz-crc32").unwrap().parse().unwrap();
+    let crc: u32 = header(resp.headers(), "x-amz-crc32")
+        .unwrap()
+        .parse()
+        .unwrap();
     let wire = resp.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(crc, crc32fast::hash(&wire), "x-amz-crc32 covers the bytes on the wire");
+    assert_eq!(
+        crc,
+        crc32fast::hash(&wire),
+        "x-amz-crc32 covers the bytes on the wire"
+    );
     let body: Value = serde_json::from_slice(&gunzip_bytes(&wire)).unwrap();
     assert_eq!(body["Item"], item);
-    assert!(wire.len() < 1000, "6 KB of repeated text compresses: {} bytes", wire.len());
+    assert!(
+        wire.len() < 1000,
+        "6 KB of repeated text compresses: {} bytes",
+        wire.len()
+    );
 
     // Errors are compressed too; without Accept-Encoding nothing is.
-    let mut req = api_request(&format!("{}/", server.base), "DescribeTable", &json!({"TableName": "ops_missing"}));
-    req.headers_mut().insert("accept-encoding", "gzip".parse().unwrap());
+    let mut req = api_request(
+        &format!("{}/", server.base),
+        "DescribeTable",
+        &json!({"TableName": "ops_missing"}),
+    );
+    req.headers_mut()
+        .insert("accept-encoding", "gzip".parse().unwrap());
     let resp = pool.request(req).await.unwrap();
     assert_eq!(resp.status(), 400);
     assert_eq!(header(resp.headers(), "content-encoding"), Some("gzip"));
     let wire = resp.into_body().collect().await.unwrap().to_bytes();
     let body: Value = serde_json::from_slice(&gunzip_bytes(&wire)).unwrap();
-    assert_eq!(body["__type"], "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException");
+    assert_eq!(
+        body["__type"],
+        "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
+    );
     let (_, headers, _) = call(&pool, &server.base, "ListTables", json!({})).await;
     assert_eq!(header(&headers, "content-encoding"), None);
 
     // A body that is not gzip, and a coding we do not speak.
     let mut req = api_request(&format!("{}/", server.base), "ListTables", &json!({}));
-    req.headers_mut().insert("content-encoding", "gzip".parse().unwrap());
+    req.headers_mut()
+        .insert("content-encoding", "gzip".parse().unwrap());
     let resp = pool.request(req).await.unwrap();
     assert_eq!(resp.status(), 400);
-    let body: Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
-    assert_eq!(body["__type"], "com.amazon.coral.service#SerializationException");
+    let body: Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(
+        body["__type"],
+        "com.amazon.coral.service#SerializationException"
+    );
     let mut req = api_request(&format!("{}/", server.base), "ListTables", &json!({}));
-    req.headers_mut().insert("content-encoding", "br".parse().unwrap());
+    req.headers_mut()
+        .insert("content-encoding", "br".parse().unwrap());
     assert_eq!(pool.request(req).await.unwrap().status(), 400);
 }
 
@@ -703,16 +854,29 @@ async fn bodies_over_16_mb_get_413() {
     let server = shared_server();
     // Declared too large: refused before the body is sent.
     let mut tcp = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
-    tcp.write_all(raw_api_head(&server.addr, "PutItem", LIMIT + 1, "").as_bytes()).await.unwrap();
+    tcp.write_all(raw_api_head(&server.addr, "PutItem", LIMIT + 1, "").as_bytes())
+        .await
+        .unwrap();
     let (status, head, body) = read_response(&mut tcp).await.expect("413");
     assert_eq!(status, 413, "{head}");
     assert!(body.is_empty());
-    assert!(head.to_ascii_lowercase().contains("connection: close"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
 
     // Streamed (chunked) past the limit.
     let pool = pool();
     let big = Bytes::from(vec![b' '; LIMIT + 1]);
-    let stream = futures_util::stream::iter(big.chunks(1 << 20).map(|c| Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(Bytes::copy_from_slice(c)))).collect::<Vec<_>>());
+    let stream = futures_util::stream::iter(
+        big.chunks(1 << 20)
+            .map(|c| {
+                Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(Bytes::copy_from_slice(
+                    c,
+                )))
+            })
+            .collect::<Vec<_>>(),
+    );
     let req = hyper::Request::post(format!("{}/", server.base))
         .header("content-type", "application/x-amz-json-1.0")
         .header("x-amz-target", "DynamoDB_20120810.PutItem")
@@ -732,7 +896,8 @@ async fn bodies_over_16_mb_get_413() {
     assert!(bomb.len() < 100_000);
     let mut req = api_request(&format!("{}/", server.base), "PutItem", &json!({}));
     *req.body_mut() = Full::new(Bytes::from(bomb));
-    req.headers_mut().insert("content-encoding", "gzip".parse().unwrap());
+    req.headers_mut()
+        .insert("content-encoding", "gzip".parse().unwrap());
     assert_eq!(pool.request(req).await.unwrap().status(), 413);
 
     // Exactly 16 MB is read (and then refused as a bad request, not as too large).
@@ -743,30 +908,47 @@ async fn bodies_over_16_mb_get_413() {
 
 #[tokio::test]
 async fn slow_silent_and_malformed_clients_are_cut_off() {
-    let server = Server::start(&shared_pg().url(), &["--header-timeout", "1", "--body-timeout", "1"]);
+    let server = Server::start(
+        &shared_pg().url(),
+        &["--header-timeout", "1", "--body-timeout", "1"],
+    );
     let addr = server.addr.as_str();
 
     // Connects and says nothing.
     let started = Instant::now();
     let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
-    assert!(closed_within(&mut silent, Duration::from_secs(5)).await, "a silent connection stayed open");
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(5)).await,
+        "a silent connection stayed open"
+    );
     assert!(started.elapsed() >= Duration::from_millis(900));
 
     // Sends half a header and stalls.
     let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
-    slow.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Ty").await.unwrap();
-    assert!(closed_within(&mut slow, Duration::from_secs(5)).await, "a stalled header kept its connection");
+    slow.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Ty")
+        .await
+        .unwrap();
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(5)).await,
+        "a stalled header kept its connection"
+    );
 
     // Sends the headers and part of the body: 408 RequestTimeoutException.
     let mut slow_body = tokio::net::TcpStream::connect(addr).await.unwrap();
-    slow_body.write_all(raw_api_head(addr, "ListTables", 100, "").as_bytes()).await.unwrap();
+    slow_body
+        .write_all(raw_api_head(addr, "ListTables", 100, "").as_bytes())
+        .await
+        .unwrap();
     slow_body.write_all(b"{\"Limit\":").await.unwrap();
     let started = Instant::now();
     let (status, head, body) = read_response(&mut slow_body).await.expect("408");
     assert_eq!(status, 408, "{head}");
     assert!(started.elapsed() < Duration::from_secs(5));
     let body: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(body["__type"], "com.amazon.coral.service#RequestTimeoutException");
+    assert_eq!(
+        body["__type"],
+        "com.amazon.coral.service#RequestTimeoutException"
+    );
     assert!(closed_within(&mut slow_body, Duration::from_secs(5)).await);
 
     // Not HTTP at all.
@@ -775,19 +957,34 @@ async fn slow_silent_and_malformed_clients_are_cut_off() {
     let (status, _, _) = read_response(&mut garbage).await.expect("400");
     assert_eq!(status, 400);
     let mut bad_header = tokio::net::TcpStream::connect(addr).await.unwrap();
-    bad_header.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nBad Header Name: 1\r\n\r\n").await.unwrap();
+    bad_header
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nBad Header Name: 1\r\n\r\n")
+        .await
+        .unwrap();
     let (status, _, _) = read_response(&mut bad_header).await.expect("400");
     assert_eq!(status, 400);
 
     // An idle keep-alive connection is closed; so is an idle HTTP/2 one (with a GOAWAY).
     let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
-    idle.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    idle.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     assert_eq!(read_response(&mut idle).await.unwrap().0, 200);
     assert!(closed_within(&mut idle, Duration::from_secs(5)).await);
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut h2, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp)).await.unwrap();
+    let (mut h2, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
     let conn = tokio::spawn(conn);
-    let resp = h2.send_request(api_request(&format!("{}/", server.base), "ListTables", &json!({}))).await.unwrap();
+    let resp = h2
+        .send_request(api_request(
+            &format!("{}/", server.base),
+            "ListTables",
+            &json!({}),
+        ))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     drop(resp);
     let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
@@ -810,29 +1007,59 @@ async fn metrics_and_health_endpoints() {
     assert!(body.starts_with(b"healthy: 127.0.0.1:"));
 
     for _ in 0..3 {
-        assert_eq!(call(&pool, &server.base, "ListTables", json!({})).await.0, 200);
+        assert_eq!(
+            call(&pool, &server.base, "ListTables", json!({})).await.0,
+            200
+        );
     }
-    assert_eq!(call(&pool, &server.base, "DescribeTable", json!({"TableName": "ops_nope"})).await.0, 400);
-    assert_eq!(call(&pool, &server.base, "NoSuchThing", json!({})).await.0, 400);
+    assert_eq!(
+        call(
+            &pool,
+            &server.base,
+            "DescribeTable",
+            json!({"TableName": "ops_nope"})
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        call(&pool, &server.base, "NoSuchThing", json!({})).await.0,
+        400
+    );
 
     let (status, headers, body) = get(&pool, &format!("{}/metrics", server.base)).await;
     assert_eq!(status, 200);
-    assert_eq!(header(&headers, "content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
     let text = String::from_utf8(body.to_vec()).unwrap();
     let sample = |series: &str| -> f64 {
         text.lines()
-            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+            .find_map(|l| {
+                l.strip_prefix(series)
+                    .and_then(|rest| rest.strip_prefix(' '))
+            })
             .unwrap_or_else(|| panic!("{series} missing from:\n{text}"))
             .parse()
             .unwrap()
     };
     assert!(sample("dynamo_pg_requests_total{operation=\"ListTables\",outcome=\"ok\"}") >= 3.0);
-    assert!(sample("dynamo_pg_requests_total{operation=\"DescribeTable\",outcome=\"client_error\"}") >= 1.0);
-    assert!(sample("dynamo_pg_requests_total{operation=\"unknown\",outcome=\"client_error\"}") >= 1.0);
+    assert!(
+        sample("dynamo_pg_requests_total{operation=\"DescribeTable\",outcome=\"client_error\"}")
+            >= 1.0
+    );
+    assert!(
+        sample("dynamo_pg_requests_total{operation=\"unknown\",outcome=\"client_error\"}") >= 1.0
+    );
     assert!(
         sample("dynamo_pg_request_duration_seconds_bucket{operation=\"ListTables\",outcome=\"ok\",le=\"+Inf\"}") >= 3.0
     );
-    assert!(sample("dynamo_pg_request_duration_seconds_count{operation=\"ListTables\",outcome=\"ok\"}") >= 3.0);
+    assert!(
+        sample("dynamo_pg_request_duration_seconds_count{operation=\"ListTables\",outcome=\"ok\"}")
+            >= 3.0
+    );
     assert_eq!(sample("dynamo_pg_db_pool_max_connections"), 4.0);
     assert!(sample("dynamo_pg_db_pool_connections") >= 1.0);
     assert!(sample("dynamo_pg_db_pool_connections_in_use") >= 0.0);
@@ -846,25 +1073,50 @@ async fn metrics_and_health_endpoints() {
 
 #[tokio::test]
 async fn one_json_log_line_per_request() {
-    let server = Server::start(&shared_pg().url(), &["--log-format", "json", "--log-level", "info"]);
+    let server = Server::start(
+        &shared_pg().url(),
+        &["--log-format", "json", "--log-level", "info"],
+    );
     let pool = pool();
     let table = format!("ops_log_{}", std::process::id());
     create_table(&pool, &server.base, &table).await;
-    let (status, _, _) = call(&pool, &server.base, "PutItem", json!({"TableName": table, "Item": {"pk": {"S": "a"}}})).await;
+    let (status, _, _) = call(
+        &pool,
+        &server.base,
+        "PutItem",
+        json!({"TableName": table, "Item": {"pk": {"S": "a"}}}),
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, _, _) = call(&pool, &server.base, "GetItem", json!({"TableName": table, "Key": {"nope": {"S": "a"}}})).await;
+    let (status, _, _) = call(
+        &pool,
+        &server.base,
+        "GetItem",
+        json!({"TableName": table, "Key": {"nope": {"S": "a"}}}),
+    )
+    .await;
     assert_eq!(status, 400);
     let deadline = Instant::now() + Duration::from_secs(5);
     let find = |op: &str| -> Option<Value> {
-        server.log_lines().iter().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|v| {
-            v["target"] == "dynamo_pg::request" && v["fields"]["operation"] == op && v["fields"]["table"] == table.as_str()
-        })
+        server
+            .log_lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| {
+                v["target"] == "dynamo_pg::request"
+                    && v["fields"]["operation"] == op
+                    && v["fields"]["table"] == table.as_str()
+            })
     };
     let (put, get) = loop {
         if let (Some(put), Some(get)) = (find("PutItem"), find("GetItem")) {
             break (put, get);
         }
-        assert!(Instant::now() < deadline, "request log lines missing: {:?}", server.log_lines());
+        assert!(
+            Instant::now() < deadline,
+            "request log lines missing: {:?}",
+            server.log_lines()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(put["level"], "INFO");
@@ -872,7 +1124,10 @@ async fn one_json_log_line_per_request() {
     assert_eq!(put["fields"]["error"], "");
     assert!(put["fields"]["latency_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(put["fields"]["request_id"].as_str().unwrap().len(), 32);
-    assert!(put["fields"]["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(put["fields"]["peer"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
     assert_eq!(get["fields"]["status"], 400);
     assert_eq!(get["fields"]["error"], "ValidationException");
 }
@@ -891,7 +1146,9 @@ async fn sigterm_lets_an_in_flight_request_finish() {
     let body = json!({"TableName": table, "Item": {"pk": {"S": "in-flight"}}}).to_string();
     let (first, rest) = body.as_bytes().split_at(body.len() / 2);
     let mut tcp = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
-    tcp.write_all(raw_api_head(&server.addr, "PutItem", body.len(), "").as_bytes()).await.unwrap();
+    tcp.write_all(raw_api_head(&server.addr, "PutItem", body.len(), "").as_bytes())
+        .await
+        .unwrap();
     tcp.write_all(first).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     signal(server.child.id(), libc::SIGTERM);
@@ -901,9 +1158,17 @@ async fn sigterm_lets_an_in_flight_request_finish() {
         "still accepting new connections after SIGTERM"
     );
     tcp.write_all(rest).await.unwrap();
-    let (status, head, response) = read_response(&mut tcp).await.expect("the in-flight request is answered");
-    assert_eq!(status, 200, "{head}\n{}", String::from_utf8_lossy(&response));
-    let exit = wait_exit(&mut server.child, Duration::from_secs(15)).expect("the server exits after its last request");
+    let (status, head, response) = read_response(&mut tcp)
+        .await
+        .expect("the in-flight request is answered");
+    assert_eq!(
+        status,
+        200,
+        "{head}\n{}",
+        String::from_utf8_lossy(&response)
+    );
+    let exit = wait_exit(&mut server.child, Duration::from_secs(15))
+        .expect("the server exits after its last request");
     assert!(exit.success(), "{exit:?}");
 
     // The write is there.
@@ -950,10 +1215,22 @@ async fn postgres_outage_fails_fast_and_loses_no_acknowledged_write() {
                 let key = format!("w{w}-{seq}");
                 let at = Instant::now();
                 let item = json!({"pk": {"S": key}, "seq": {"N": seq.to_string()}});
-                let (status, body) = call_json(&pool, &base, "PutItem", json!({"TableName": table, "Item": item})).await;
+                let (status, body) = call_json(
+                    &pool,
+                    &base,
+                    "PutItem",
+                    json!({"TableName": table, "Item": item}),
+                )
+                .await;
                 let latency = at.elapsed();
                 let failed = status != 200;
-                attempts.push(Attempt { key, status, body, latency, at });
+                attempts.push(Attempt {
+                    key,
+                    status,
+                    body,
+                    latency,
+                    at,
+                });
                 if failed {
                     // A client backing off, as the SDKs do between retries.
                     tokio::time::sleep(Duration::from_millis(25)).await;
@@ -967,7 +1244,9 @@ async fn postgres_outage_fails_fast_and_loses_no_acknowledged_write() {
     let down_at = Instant::now();
     {
         let pg = pg.clone();
-        tokio::task::spawn_blocking(move || pg.crash()).await.unwrap();
+        tokio::task::spawn_blocking(move || pg.crash())
+            .await
+            .unwrap();
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
     let (ready_status, _, _) = get(&pool, &format!("{base}/health/ready")).await;
@@ -975,7 +1254,9 @@ async fn postgres_outage_fails_fast_and_loses_no_acknowledged_write() {
     let up_at = Instant::now();
     {
         let pg = pg.clone();
-        tokio::task::spawn_blocking(move || pg.start()).await.unwrap();
+        tokio::task::spawn_blocking(move || pg.start())
+            .await
+            .unwrap();
     }
     // Let the writers see the recovery, then some more writes after it.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -1010,11 +1291,22 @@ async fn postgres_outage_fails_fast_and_loses_no_acknowledged_write() {
         max_failure,
         recovered_at - up_at
     );
-    assert!(before > 0 && after > 0, "writes before and after the outage");
-    assert!(!failed.is_empty(), "writes failed while PostgreSQL was down");
+    assert!(
+        before > 0 && after > 0,
+        "writes before and after the outage"
+    );
+    assert!(
+        !failed.is_empty(),
+        "writes failed while PostgreSQL was down"
+    );
     assert_eq!(ready_status, 503, "/health/ready during the outage");
     for a in &failed {
-        assert!(a.status == 500 || a.status == 503, "{} {}", a.status, a.body);
+        assert!(
+            a.status == 500 || a.status == 503,
+            "{} {}",
+            a.status,
+            a.body
+        );
         let kind = a.body["__type"].as_str().unwrap_or("");
         assert!(
             kind == "com.amazonaws.dynamodb.v20120810#InternalServerError"
@@ -1024,7 +1316,10 @@ async fn postgres_outage_fails_fast_and_loses_no_acknowledged_write() {
         );
         assert!(a.body["message"].is_string(), "{}", a.body);
     }
-    assert!(max_failure < Duration::from_millis(3500), "a failing request took {max_failure:?}");
+    assert!(
+        max_failure < Duration::from_millis(3500),
+        "a failing request took {max_failure:?}"
+    );
     assert!(recovered_at - up_at < Duration::from_secs(10));
 
     // Every acknowledged write is there.
@@ -1033,12 +1328,20 @@ async fn postgres_outage_fails_fast_and_loses_no_acknowledged_write() {
     let next = Arc::new(AtomicUsize::new(0));
     let mut readers = Vec::new();
     for _ in 0..4 {
-        let (pool, base, table, keys, next) = (pool.clone(), base.clone(), table.clone(), keys.clone(), next.clone());
+        let (pool, base, table, keys, next) = (
+            pool.clone(),
+            base.clone(),
+            table.clone(),
+            keys.clone(),
+            next.clone(),
+        );
         readers.push(tokio::spawn(async move {
             let mut missing = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(key) = keys.get(i) else { return missing };
+                let Some(key) = keys.get(i) else {
+                    return missing;
+                };
                 let (status, body) = call_json(
                     &pool,
                     &base,
@@ -1056,6 +1359,14 @@ async fn postgres_outage_fails_fast_and_loses_no_acknowledged_write() {
     for r in readers {
         missing.extend(r.await.unwrap());
     }
-    assert!(missing.is_empty(), "{} acknowledged writes missing, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
-    assert!(server.child.try_wait().unwrap().is_none(), "the server stayed up");
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged writes missing, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server stayed up"
+    );
 }

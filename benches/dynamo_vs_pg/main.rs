@@ -312,6 +312,7 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
     if !status.is_success() {
         return Err(format!("CreateTable answered {status}: {answer}"));
     }
+    wait_active(&mut conn).await?;
     let started = Instant::now();
     let method = preload(server.addr, config.items).await?;
     println!("preloaded {} items with {method} in {:.1} s", config.items, started.elapsed().as_secs_f64());
@@ -389,6 +390,21 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
+}
+
+/// Polls DescribeTable until the benchmark's table is ACTIVE, as a DynamoDB client must.
+async fn wait_active(conn: &mut Connection) -> Result<(), String> {
+    for _ in 0..600 {
+        let (status, answer) = conn.call_json("DescribeTable", &serde_json::json!({"TableName": workload::TABLE})).await?;
+        if !status.is_success() {
+            return Err(format!("DescribeTable answered {status}: {answer}"));
+        }
+        if answer["Table"]["TableStatus"] == "ACTIVE" {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err("the table did not become ACTIVE within 60 s".into())
 }
 
 /// Sends one request of `api_op`: true if the server serves it, false if it answers
@@ -477,7 +493,10 @@ async fn prepare_postgres(server: &Server, items: u64) -> Result<i64, String> {
         .await
         .map_err(|e| format!("cannot connect to the embedded PostgreSQL: {e}"))?;
     let driver = tokio::spawn(connection);
-    let sql_err = |e: tokio_postgres::Error| format!("SQL: {e}");
+    let sql_err = |e: tokio_postgres::Error| match e.as_db_error() {
+        Some(db) => format!("SQL: {}: {}", db.severity(), db.message()),
+        None => format!("SQL: {e}"),
+    };
     let table: String = client
         .query_one(
             "SELECT definition->>'pg_table' FROM dynamo_tables WHERE name = $1",
@@ -495,10 +514,10 @@ async fn prepare_postgres(server: &Server, items: u64) -> Result<i64, String> {
         return Err(format!("the item table holds {count} rows after the preload, expected {items}"));
     }
     client.batch_execute(&pgbench::setup_sql(&table)).await.map_err(sql_err)?;
-    client
-        .batch_execute(&format!("VACUUM ANALYZE {table}; VACUUM ANALYZE {}; CHECKPOINT;", pgbench::TABLE))
-        .await
-        .map_err(sql_err)?;
+    // One statement per call: VACUUM refuses to run in the implicit transaction of a batch.
+    for sql in [format!("VACUUM ANALYZE {table}"), format!("VACUUM ANALYZE {}", pgbench::TABLE), "CHECKPOINT".into()] {
+        client.batch_execute(&sql).await.map_err(sql_err)?;
+    }
     drop(client);
     let _ = driver.await;
     Ok(size.unwrap_or(0))

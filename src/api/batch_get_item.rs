@@ -50,7 +50,10 @@ struct TableRead<'a> {
 /// Runs BatchGetItem.
 pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let empty = Map::new();
-    let request_items = input.get("RequestItems").and_then(Value::as_object).unwrap_or(&empty);
+    let request_items = input
+        .get("RequestItems")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
 
     // 1. Projection parameters: expression and legacy members not mixed anywhere in the
     //    request, and ExpressionAttributeNames only beside a ProjectionExpression.
@@ -60,7 +63,12 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let mut reads: Vec<TableRead> = Vec::with_capacity(request_items.len());
     let mut total = 0;
     for (name, request) in request_items {
-        let keys_json: Vec<&Value> = request.get("Keys").and_then(Value::as_array).into_iter().flatten().collect();
+        let keys_json: Vec<&Value> = request
+            .get("Keys")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .collect();
         let mut seen: Vec<Item> = Vec::with_capacity(keys_json.len());
         for key in &keys_json {
             if key.as_object().is_none_or(Map::is_empty) {
@@ -71,17 +79,25 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
             let key = item_from_json(key)?;
             // Values compare as DynamoDB compares them: `1` and `1.0` are one number.
             if seen.contains(&key) {
-                return Err(ApiError::validation("Provided list of item keys contains duplicates"));
+                return Err(ApiError::validation(
+                    "Provided list of item keys contains duplicates",
+                ));
             }
             seen.push(key);
         }
         total += keys_json.len();
-        reads.push(TableRead { name, request, keys_json });
+        reads.push(TableRead {
+            name,
+            request,
+            keys_json,
+        });
     }
 
     // 3. At most 100 keys in all.
     if total > MAX_KEYS {
-        return Err(ApiError::validation("Too many items requested for the BatchGetItem call"));
+        return Err(ApiError::validation(
+            "Too many items requested for the BatchGetItem call",
+        ));
     }
 
     // 4. AttributesToGet names no attribute twice.
@@ -90,7 +106,8 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     }
 
     // 5. Per table: it exists, the keys fit its schema, the projection parses.
-    let mut tables: Vec<(std::sync::Arc<TableDef>, Vec<StoredKey>, ReadProjection)> = Vec::with_capacity(reads.len());
+    let mut tables: Vec<(std::sync::Arc<TableDef>, Vec<StoredKey>, ReadProjection)> =
+        Vec::with_capacity(reads.len());
     for read in &reads {
         let def = resolve_table(ctx, read.name).await?;
         let keys = read
@@ -103,7 +120,10 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     }
 
     // 6. Read: one statement per table, pipelined.
-    let batch: Vec<(&TableDef, &[StoredKey])> = tables.iter().map(|(def, keys, _)| (def.as_ref(), keys.as_slice())).collect();
+    let batch: Vec<(&TableDef, &[StoredKey])> = tables
+        .iter()
+        .map(|(def, keys, _)| (def.as_ref(), keys.as_slice()))
+        .collect();
     let found = ctx.storage.batch_get_items(&batch).await?;
 
     // 7. Answer, up to the response limit, in request order.
@@ -114,7 +134,11 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let mut bytes = 0usize;
     let mut full = false;
     for ((read, (def, _, projection)), items) in reads.iter().zip(&tables).zip(found) {
-        let consistent = read.request.get("ConsistentRead").and_then(Value::as_bool).unwrap_or(false);
+        let consistent = read
+            .request
+            .get("ConsistentRead")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let mut units = 0.0;
         let mut returned = Vec::new();
         let mut left = Vec::new();

@@ -62,7 +62,10 @@ struct Write {
 /// Runs BatchWriteItem.
 pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let empty = Map::new();
-    let request_items = input.get("RequestItems").and_then(Value::as_object).unwrap_or(&empty);
+    let request_items = input
+        .get("RequestItems")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
 
     // 1. Each request: one action, within the count, with valid values and a valid size.
     let mut entries: Vec<(&str, Vec<Action>)> = Vec::with_capacity(request_items.len());
@@ -79,13 +82,17 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
             }
             count += 1;
             if count > MAX_REQUESTS {
-                return Err(ApiError::validation("Too many items requested for the BatchWriteItem call"));
+                return Err(ApiError::validation(
+                    "Too many items requested for the BatchWriteItem call",
+                ));
             }
             actions.push(match (put, delete) {
                 (Some(put), _) => {
                     let item = item_from_json(put.get("Item").unwrap_or(&NULL))?;
                     if item_size(&item) > MAX_ITEM_BYTES {
-                        return Err(ApiError::validation("Item size has exceeded the maximum allowed size"));
+                        return Err(ApiError::validation(
+                            "Item size has exceeded the maximum allowed size",
+                        ));
                     }
                     Action::Put(item)
                 }
@@ -107,15 +114,25 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         let mut writes = Vec::with_capacity(actions.len());
         for action in actions {
             let write = match action {
-                Action::Put(item) => Write { key: check_put(&def, &item)?, partition: partition_of(&def, &item), item: Some(item) },
+                Action::Put(item) => Write {
+                    key: check_put(&def, &item)?,
+                    partition: partition_of(&def, &item),
+                    item: Some(item),
+                },
                 Action::Delete(key) => {
                     let (key_item, key) = parse_key(&def, key)?;
-                    Write { key, partition: partition_of(&def, &key_item), item: None }
+                    Write {
+                        key,
+                        partition: partition_of(&def, &key_item),
+                        item: None,
+                    }
                 }
             };
             let identity = (def.name.clone(), KeyIdentity::of(&write.key));
             if seen.contains(&identity) {
-                return Err(ApiError::validation("Provided list of item keys contains duplicates"));
+                return Err(ApiError::validation(
+                    "Provided list of item keys contains duplicates",
+                ));
             }
             seen.push(identity);
             writes.push(write);
@@ -128,14 +145,23 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let metrics = enum_member(&input, "ReturnItemCollectionMetrics", "NONE") == "SIZE";
     let partitions: Vec<Vec<(StoredKey, &AttributeValue)>> = tables
         .iter()
-        .map(|(def, writes)| if metrics && !def.local_indexes.is_empty() { partitions(writes) } else { Vec::new() })
+        .map(|(def, writes)| {
+            if metrics && !def.local_indexes.is_empty() {
+                partitions(writes)
+            } else {
+                Vec::new()
+            }
+        })
         .collect();
     let batches: Vec<TableBatch> = tables
         .iter()
         .zip(&partitions)
         .map(|((def, writes), partitions)| TableBatch {
             def,
-            writes: writes.iter().map(|w| (w.key.clone(), w.item.as_ref())).collect(),
+            writes: writes
+                .iter()
+                .map(|w| (w.key.clone(), w.item.as_ref()))
+                .collect(),
             read_old: rcc != "NONE",
             collections: partitions.iter().map(|(key, _)| key.clone()).collect(),
         })
@@ -146,7 +172,10 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let mut out = Map::new();
     out.insert("UnprocessedItems".into(), Value::Object(Map::new()));
     if rcc != "NONE" {
-        out.insert("ConsumedCapacity".into(), Value::Array(consumed_capacity(&tables, &results, rcc)));
+        out.insert(
+            "ConsumedCapacity".into(),
+            Value::Array(consumed_capacity(&tables, &results, rcc)),
+        );
     }
     let collections = item_collection_metrics(&tables, &partitions, &results);
     if !collections.is_empty() {
@@ -162,7 +191,10 @@ fn check_put(def: &TableDef, item: &Item) -> ApiResult<StoredKey> {
     check_item(def, item).map_err(|e| {
         let key_error = ["Missing the key ", "Type mismatch for key "]
             .iter()
-            .any(|m| e.message.starts_with(&format!("One or more parameter values were invalid: {m}")));
+            .any(|m| {
+                e.message
+                    .starts_with(&format!("One or more parameter values were invalid: {m}"))
+            });
         if key_error {
             ApiError::validation("The provided key element does not match the schema")
         } else {
@@ -183,7 +215,9 @@ impl KeyIdentity {
 
 /// The partition key value of a checked item or key.
 fn partition_of(def: &TableDef, item: &Item) -> AttributeValue {
-    item.get(&def.key.hash.name).cloned().unwrap_or(AttributeValue::Null)
+    item.get(&def.key.hash.name)
+        .cloned()
+        .unwrap_or(AttributeValue::Null)
 }
 
 /// The partitions (item collections) a table's writes touch, each once, in order of first
@@ -192,7 +226,14 @@ fn partitions(writes: &[Write]) -> Vec<(StoredKey, &AttributeValue)> {
     let mut out: Vec<(StoredKey, &AttributeValue)> = Vec::new();
     for write in writes {
         if !out.iter().any(|(_, value)| **value == write.partition) {
-            out.push((StoredKey { h: write.key.h, pk: write.key.pk.clone(), sk: None }, &write.partition));
+            out.push((
+                StoredKey {
+                    h: write.key.h,
+                    pk: write.key.pk.clone(),
+                    sk: None,
+                },
+                &write.partition,
+            ));
         }
     }
     out
@@ -209,7 +250,10 @@ fn consumed_capacity(
     for ((def, writes), result) in tables.iter().zip(results) {
         let mut total = Consumed::default();
         for (write, old) in writes.iter().zip(&result.old) {
-            add(&mut total, write_consumed(def, old.as_ref(), write.item.as_ref()));
+            add(
+                &mut total,
+                write_consumed(def, old.as_ref(), write.item.as_ref()),
+            );
         }
         // A table named twice (by name and by ARN) is reported once.
         match totals.iter_mut().find(|(d, _)| d.name == def.name) {
@@ -217,13 +261,19 @@ fn consumed_capacity(
             None => totals.push((def, total)),
         }
     }
-    totals.iter().filter_map(|(def, consumed)| consumed.report(def, rcc)).collect()
+    totals
+        .iter()
+        .filter_map(|(def, consumed)| consumed.report(def, rcc))
+        .collect()
 }
 
 /// Adds one write's capacity to a table's total.
 fn add(total: &mut Consumed, one: Consumed) {
     total.table += one.table;
-    for (sums, units) in [(&mut total.local, one.local), (&mut total.global, one.global)] {
+    for (sums, units) in [
+        (&mut total.local, one.local),
+        (&mut total.global, one.global),
+    ] {
         for (index, u) in units {
             match sums.iter_mut().find(|(name, _)| *name == index) {
                 Some((_, sum)) => *sum += u,
@@ -247,14 +297,20 @@ fn item_collection_metrics(
         if partitions.is_empty() {
             continue;
         }
-        let metrics = partitions.iter().zip(&result.collection_bytes).map(|((_, value), bytes)| {
-            let low = (*bytes as f64 / GIGABYTE).floor();
-            json!({
-                "ItemCollectionKey": {def.key.hash.name.clone(): value.to_json()},
-                "SizeEstimateRangeGB": [low, low + 1.0],
-            })
-        });
-        if let Value::Array(list) = out.entry(def.name.clone()).or_insert_with(|| Value::Array(Vec::new())) {
+        let metrics = partitions
+            .iter()
+            .zip(&result.collection_bytes)
+            .map(|((_, value), bytes)| {
+                let low = (*bytes as f64 / GIGABYTE).floor();
+                json!({
+                    "ItemCollectionKey": {def.key.hash.name.clone(): value.to_json()},
+                    "SizeEstimateRangeGB": [low, low + 1.0],
+                })
+            });
+        if let Value::Array(list) = out
+            .entry(def.name.clone())
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
             list.extend(metrics);
         }
     }

@@ -12,7 +12,8 @@ use super::Ctx;
 /// (re)configures a table; here the change is complete when UpdateTimeToLive answers, as in
 /// DynamoDB Local.
 pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
-    let def = resolve_table_for_control(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
+    let def =
+        resolve_table_for_control(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
     let description = match enabled_ttl(&def) {
         Some(ttl) => json!({ "TimeToLiveStatus": "ENABLED", "AttributeName": ttl.attribute }),
         None => json!({ "TimeToLiveStatus": "DISABLED" }),

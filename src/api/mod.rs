@@ -21,6 +21,9 @@ mod list_tables;
 mod paging;
 mod projection;
 mod put_item;
+mod query;
+mod read;
+mod scan;
 mod streams;
 mod tags;
 mod update_item;
@@ -75,6 +78,8 @@ pub async fn dispatch(ctx: &Ctx, service: Service, operation: &str, input: Value
         "UpdateTimeToLive" => update_time_to_live::handle(ctx, input).await,
         "DescribeTimeToLive" => describe_time_to_live::handle(ctx, input).await,
         "UpdateItem" => update_item::handle(ctx, input).await,
+        "Query" => query::handle(ctx, input).await,
+        "Scan" => scan::handle(ctx, input).await,
         "BatchGetItem" => batch_get_item::handle(ctx, input).await,
         "BatchWriteItem" => batch_write_item::handle(ctx, input).await,
         other => Err(not_implemented(other)),

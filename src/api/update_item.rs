@@ -7,7 +7,6 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::expr::UpdateExpr;
 use crate::model::{item_from_json, item_size, item_to_json, Item};
 use crate::storage::items::Write;
 
@@ -24,15 +23,14 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let expressions = Expressions::parse(&input, &UPDATE, None)?;
     let return_values = enum_member(&input, "ReturnValues", "NONE");
 
-    // The table exists, the key matches it, and no action touches a key attribute.
+    // The table exists and the key matches it.
     let def = resolve_table(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
     let (key_item, key) = parse_key(&def, input.get("Key").unwrap_or(&Value::Null))?;
     let key_names: Vec<&str> = def.key.attrs().map(|a| a.name.as_str()).collect();
-    if let Some(update) = &expressions.update {
-        check_key_untouched(update, &key_names)?;
-    }
 
-    // Read, check, apply and write under the row lock.
+    // Read, check, apply and write under the row lock. The condition is checked before the
+    // update is applied, so a failing condition wins over an update of a key attribute (as
+    // DynamoDB Local answers).
     let condition = expressions.condition.as_ref();
     let mut outcome = None;
     let (old, write) = ctx
@@ -81,16 +79,4 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         out.insert("ConsumedCapacity".into(), cc);
     }
     Ok(Value::Object(out))
-}
-
-/// No action of an update may change a key attribute: checked before the item is read, as
-/// DynamoDB does, so this error wins over a failing condition.
-fn check_key_untouched(update: &UpdateExpr, key_names: &[&str]) -> ApiResult<()> {
-    match update.actions.iter().find(|a| key_names.contains(&a.path().top())) {
-        Some(action) => Err(ApiError::validation(format!(
-            "One or more parameter values were invalid: Cannot update attribute {}. This attribute is part of the key",
-            action.path().top()
-        ))),
-        None => Ok(()),
-    }
 }

@@ -118,7 +118,7 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         _ => {}
     }
     let mut description = describe_table(ctx, &new, None).await?;
-    if new.billing_mode != def.billing_mode || new.throughput != def.throughput {
+    if new.billing_mode != def.billing_mode || new.throughput != def.throughput || new.stream != def.stream {
         description["TableStatus"] = "UPDATING".into();
     }
     Ok(json!({ "TableDescription": description }))

@@ -81,6 +81,9 @@ impl LegacyOp {
         match self {
             LegacyOp::Eq | LegacyOp::Ne | LegacyOp::NotNull | LegacyOp::Null => true,
             LegacyOp::BeginsWith => matches!(value, AttributeValue::S(_) | AttributeValue::B(_)),
+            LegacyOp::Contains | LegacyOp::NotContains => {
+                scalar || matches!(value, AttributeValue::Bool(_) | AttributeValue::Null)
+            }
             _ => scalar,
         }
     }
@@ -138,18 +141,18 @@ fn read_comparison(
             "Invalid number of argument(s) for the {op_name} ComparisonOperator"
         )));
     }
+    if let Some(bad) = values.iter().find(|v| !op.accepts(v)) {
+        return Err(invalid(format!(
+            "ComparisonOperator {op_name} is not valid for {} AttributeValue type",
+            bad.type_name()
+        )));
+    }
     if let Some(first) = values.first() {
         if values.iter().any(|v| v.type_name() != first.type_name()) {
             return Err(invalid(
                 "AttributeValues inside AttributeValueList must be of same type",
             ));
         }
-    }
-    if let Some(bad) = values.iter().find(|v| !op.accepts(v)) {
-        return Err(invalid(format!(
-            "ComparisonOperator {op_name} is not valid for {} AttributeValue type",
-            bad.type_name()
-        )));
     }
     if op == LegacyOp::Between
         && compare_values(&values[0], &values[1]) == Some(std::cmp::Ordering::Greater)
@@ -511,6 +514,9 @@ mod tests {
             (json!({"n": {"ComparisonOperator": "IN", "AttributeValueList": [{"N": "1"}, {"S": "a"}]}}), format!("{p}AttributeValues inside AttributeValueList must be of same type")),
             (json!({"n": {"ComparisonOperator": "IN", "AttributeValueList": [{"SS": ["a"]}]}}), format!("{p}ComparisonOperator IN is not valid for SS AttributeValue type")),
             (json!({"n": {"ComparisonOperator": "LT", "AttributeValueList": [{"BOOL": true}]}}), format!("{p}ComparisonOperator LT is not valid for BOOL AttributeValue type")),
+            (json!({"n": {"ComparisonOperator": "IN", "AttributeValueList": [{"SS": ["a"]}, {"N": "1"}]}}), format!("{p}ComparisonOperator IN is not valid for SS AttributeValue type")),
+            (json!({"n": {"ComparisonOperator": "CONTAINS", "AttributeValueList": [{"M": {}}]}}), format!("{p}ComparisonOperator CONTAINS is not valid for M AttributeValue type")),
+            (json!({"n": {"ComparisonOperator": "EQ", "AttributeValueList": []}}), format!("{p}Invalid number of argument(s) for the EQ ComparisonOperator")),
             (json!({"n": {"ComparisonOperator": "BEGINS_WITH", "AttributeValueList": [{"N": "1"}]}}), format!("{p}ComparisonOperator BEGINS_WITH is not valid for N AttributeValue type")),
             (json!({"n": {"ComparisonOperator": "EQ", "AttributeValueList": [{"N": "5"}], "Exists": true}}), format!("{p}Exists and ComparisonOperator cannot be used together for Attribute: n")),
             (json!({"n": {"ComparisonOperator": "EQ", "AttributeValueList": [{"N": "5"}], "Value": {"N": "1"}}}), format!("{p}Value and AttributeValueList cannot be used together for Attribute: n")),

@@ -81,15 +81,67 @@ fn parse_with<'s, T>(
     }
 }
 
+/// Parentheses, ANDs, ORs and NOTs (each may add a level of recursion) above which parsing moves
+/// to a thread with a large stack.
+const DEEP_NESTING: usize = 100;
+
+/// Stack for parsing deeply nested expressions: a 4 KB expression nests at most ~4000 levels,
+/// and a debug build spends about 2 KB of stack per level.
+const DEEP_STACK: usize = 64 * 1024 * 1024;
+
+/// Runs `work` (parsing and checking `expression`) where the stack is large enough.
+///
+/// The parser and checker recurse once per nesting level (and once per AND or OR of a chain).
+/// A 4 KB expression can nest some thousands of levels (DynamoDB answers `((((a))))` with its redundant-parentheses error, and
+/// ~2000 levels with a syntax or operator-count error), more than the 2 MB stack of a Tokio
+/// worker holds. Such expressions are rare, so they get a thread of their own; everything else
+/// runs in place.
+fn with_stack<T: Send>(
+    expression: &str,
+    work: impl FnOnce() -> Result<T, ApiError> + Send,
+) -> Result<T, ApiError> {
+    let nesting = lexer::tokenize(expression)
+        .iter()
+        .filter(|token| {
+            matches!(
+                token.kind,
+                lexer::TokenKind::LParen
+                    | lexer::TokenKind::Keyword(
+                        lexer::Keyword::And | lexer::Keyword::Or | lexer::Keyword::Not
+                    )
+            )
+        })
+        .count();
+    if nesting <= DEEP_NESTING {
+        return work();
+    }
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("expr-deep".into())
+            .stack_size(DEEP_STACK)
+            .spawn_scoped(scope, work);
+        match spawned {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(error) => Err(ApiError::internal(format!(
+                "cannot start a thread to parse a deeply nested expression: {error}"
+            ))),
+        }
+    })
+}
+
 fn parse_condition_kind(
     expression: &str,
     attrs: &mut ExpressionAttributes,
     kind: ExprKind,
 ) -> Result<Condition, ApiError> {
-    let (parser, tree) = parse_with(expression, kind, Parser::parse_condition)?;
-    let mut resolver = Resolver::new(&parser, attrs, kind);
-    resolver.static_condition(&tree)?;
-    resolver.condition(&tree)
+    with_stack(expression, || {
+        let (parser, tree) = parse_with(expression, kind, Parser::parse_condition)?;
+        let mut resolver = Resolver::new(&parser, attrs, kind);
+        resolver.static_condition(&tree)?;
+        resolver.condition(&tree)
+    })
 }
 
 /// Parses and checks a ConditionExpression, marking the placeholders it uses in `attrs`.
@@ -114,10 +166,12 @@ pub fn parse_update(
     expression: &str,
     attrs: &mut ExpressionAttributes,
 ) -> Result<UpdateExpr, ApiError> {
-    let (parser, sections) = parse_with(expression, ExprKind::Update, Parser::parse_update)?;
-    let mut resolver = Resolver::new(&parser, attrs, ExprKind::Update);
-    resolver.static_update(&sections)?;
-    resolver.update(&sections)
+    with_stack(expression, || {
+        let (parser, sections) = parse_with(expression, ExprKind::Update, Parser::parse_update)?;
+        let mut resolver = Resolver::new(&parser, attrs, ExprKind::Update);
+        resolver.static_update(&sections)?;
+        resolver.update(&sections)
+    })
 }
 
 /// Parses and checks a ProjectionExpression.

@@ -179,23 +179,7 @@ impl<'s, 'p> Resolver<'s, 'p> {
             Node::Value(_) => Ok(()),
             Node::Paren(inner) => self.static_node(inner, place),
             Node::Call { name, args } => {
-                let name = self.text(*name);
-                let misused = if CONDITION_FUNCTIONS.contains(&name) {
-                    place == Place::Operand
-                } else if name == "size" {
-                    place == Place::Condition
-                } else if UPDATE_FUNCTIONS.contains(&name) {
-                    return Err(self.error(format!(
-                        "The function is not allowed in a condition expression; function: {name}"
-                    )));
-                } else {
-                    return Err(self.error(format!("Invalid function name; function: {name}")));
-                };
-                if misused {
-                    return Err(self.error(format!(
-                        "The function is not allowed to be used this way in an expression; function: {name}"
-                    )));
-                }
+                self.static_call(self.text(*name), place)?;
                 args.iter()
                     .try_for_each(|arg| self.static_node(arg, Place::Operand))
             }
@@ -224,6 +208,28 @@ impl<'s, 'p> Resolver<'s, 'p> {
                 self.static_node(right, Place::Operand)
             }
         }
+    }
+
+    /// Phase 3 for a function name in a condition.
+    #[inline(never)]
+    fn static_call(&self, name: &str, place: Place) -> R<()> {
+        let misused = if CONDITION_FUNCTIONS.contains(&name) {
+            place == Place::Operand
+        } else if name == "size" {
+            place == Place::Condition
+        } else if UPDATE_FUNCTIONS.contains(&name) {
+            return Err(self.error(format!(
+                "The function is not allowed in a condition expression; function: {name}"
+            )));
+        } else {
+            return Err(self.error(format!("Invalid function name; function: {name}")));
+        };
+        if misused {
+            return Err(self.error(format!(
+                "The function is not allowed to be used this way in an expression; function: {name}"
+            )));
+        }
+        Ok(())
     }
 
     /// Phase 3 of an update: names and functions in text order; a section whose keyword was
@@ -367,8 +373,20 @@ impl<'s, 'p> Resolver<'s, 'p> {
     }
 
     fn resolve_condition(&mut self, node: &Node) -> R<Condition> {
-        Ok(match node {
-            Node::Paren(inner) => self.resolve_condition(inner)?,
+        // Chains of NOT are unwound in a loop, the rest recurses through small frames only.
+        let mut nots = 0usize;
+        let mut node = node;
+        loop {
+            match node {
+                Node::Not(inner) => {
+                    nots += 1;
+                    node = inner;
+                }
+                Node::Paren(inner) => node = inner,
+                _ => break,
+            }
+        }
+        let mut condition = match node {
             Node::And(left, right) => Condition::And(
                 Box::new(self.resolve_condition(left)?),
                 Box::new(self.resolve_condition(right)?),
@@ -377,7 +395,18 @@ impl<'s, 'p> Resolver<'s, 'p> {
                 Box::new(self.resolve_condition(left)?),
                 Box::new(self.resolve_condition(right)?),
             ),
-            Node::Not(inner) => Condition::Not(Box::new(self.resolve_condition(inner)?)),
+            other => self.leaf_condition(other)?,
+        };
+        for _ in 0..nots {
+            condition = Condition::Not(Box::new(condition));
+        }
+        Ok(condition)
+    }
+
+    /// A comparison, BETWEEN, IN or function condition.
+    #[inline(never)]
+    fn leaf_condition(&mut self, node: &Node) -> R<Condition> {
+        Ok(match node {
             Node::Compare { op, left, right } => {
                 let op = comparator(*op);
                 let (left, _) = self.operand(left)?;
@@ -578,23 +607,26 @@ impl<'s, 'p> Resolver<'s, 'p> {
             Node::Paren(inner) => self.operand(inner)?,
             Node::Path(path) => (Operand::Path(self.resolve_path(path)?), None),
             Node::Value(token) => (Operand::Value(self.resolve_value(*token)?), Some(*token)),
-            Node::Call { args, .. } => {
-                // Phase 3 lets only `size` stand as an operand.
-                let mut operands = Vec::with_capacity(args.len());
-                for arg in args {
-                    operands.push(self.operand(arg)?.0);
-                }
-                self.check_count("size", operands.len(), 1)?;
-                let inner = operands.remove(0);
-                if let Some(t) = static_type(&inner) {
-                    if matches!(t, "N" | "BOOL" | "NULL") {
-                        return Err(self.incorrect_operand("size", t));
-                    }
-                }
-                (Operand::Size(Box::new(inner)), None)
-            }
+            Node::Call { args, .. } => (self.size_operand(args)?, None),
             _ => return Err(self.error("Invalid operand")),
         })
+    }
+
+    /// `size(...)`, the one function phase 3 lets stand as an operand.
+    #[inline(never)]
+    fn size_operand(&mut self, args: &[Node]) -> R<Operand> {
+        let mut operands = Vec::with_capacity(args.len());
+        for arg in args {
+            operands.push(self.operand(arg)?.0);
+        }
+        self.check_count("size", operands.len(), 1)?;
+        let inner = operands.remove(0);
+        if let Some(t) = static_type(&inner) {
+            if matches!(t, "N" | "BOOL" | "NULL") {
+                return Err(self.incorrect_operand("size", t));
+            }
+        }
+        Ok(Operand::Size(Box::new(inner)))
     }
 
     // -----------------------------------------------------------------------------------------

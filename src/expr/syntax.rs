@@ -317,12 +317,16 @@ impl<'a> Parser<'a> {
     }
 
     fn not(&mut self, group_start: bool) -> PResult<Node> {
-        if self.at_keyword(Keyword::Not) {
+        let mut nots = 0usize;
+        while self.at_keyword(Keyword::Not) {
             self.bump();
-            let inner = self.not(false)?;
-            return Ok(Node::Not(Box::new(inner)));
+            nots += 1;
         }
-        self.predicate(group_start)
+        let mut node = self.predicate(group_start && nots == 0)?;
+        for _ in 0..nots {
+            node = Node::Not(Box::new(node));
+        }
+        Ok(node)
     }
 
     /// A comparison, BETWEEN, IN, function condition or parenthesized condition. With
@@ -376,6 +380,13 @@ impl<'a> Parser<'a> {
         if speculative {
             self.decide(false)?;
         }
+        self.finish_predicate(left, op)
+    }
+
+    /// The rest of a comparison, BETWEEN or IN after its first operand (kept out of
+    /// [`Self::predicate`] so that the recursion through groups uses little stack).
+    #[inline(never)]
+    fn finish_predicate(&mut self, left: Node, op: Option<CompareOp>) -> PResult<Node> {
         let node = if let Some(op) = op {
             self.bump();
             let right = self.operand()?;

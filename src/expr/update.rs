@@ -15,7 +15,7 @@
 //! top-level attribute names (the order is modelled on DynamoDB Local's answers), so that the
 //! same error wins when several actions are wrong.
 
-use super::ast::{SetOperand, SetValue, UpdateAction, UpdateExpr};
+use super::ast::{Projection, SetOperand, SetValue, UpdateAction, UpdateExpr};
 use super::names::java_string_hash;
 use super::path::{step, step_mut, Path, PathElement};
 use crate::error::ApiError;
@@ -40,18 +40,15 @@ pub struct UpdateOutcome {
 
 impl UpdateOutcome {
     /// What ReturnValues `UPDATED_OLD` (pass the old item) or `UPDATED_NEW` (pass
-    /// [`Self::item`]) returns: each top-level attribute holding an updated path that exists in
-    /// `item`, whole (as DynamoDB Local answers).
+    /// [`Self::item`]) returns: the updated paths that exist in `item`, projected as a
+    /// ProjectionExpression would (`SET m.x = :v` returns `{"m": {"M": {"x": ...}}}`, not all of
+    /// `m`). This is the service's answer (the Developer Guide's movie example returns only the
+    /// updated members of `info`); DynamoDB Local returns whole top-level attributes instead.
     pub fn updated_attributes(&self, item: &Item) -> Item {
-        let mut result = Item::new();
-        for path in &self.updated_paths {
-            if path.get(item).is_some() {
-                if let Some(value) = item.get(path.top()) {
-                    result.insert(path.top().to_string(), value.clone());
-                }
-            }
+        Projection {
+            paths: self.updated_paths.clone(),
         }
-        result
+        .apply(item)
     }
 }
 

@@ -19,7 +19,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE,
+};
 use hyper::{Method, Request, Response, StatusCode, Version};
 
 use super::State;
@@ -80,14 +82,28 @@ pub async fn handle(state: &State, req: Request<Incoming>, peer: SocketAddr) -> 
     let (parts, body) = req.into_parts();
     let mut table: Option<String> = None;
     let result = match read_body(&parts.headers, body, state).await {
-        Ok(wire) => process(&state.ctx, &parts, wire, &target, &mut table).await.map_err(Failure::from),
+        Ok(wire) => process(&state.ctx, &parts, wire, &target, &mut table)
+            .await
+            .map_err(Failure::from),
         Err(f) => Err(f),
     };
     let (response, error_type) = match result {
-        Ok(body) => (json_response(StatusCode::OK, body, &request_id, accept_gzip).await, None),
-        Err(Failure::Api(e)) => (error_response(&e, &request_id, accept_gzip).await, Some(e.kind.name())),
-        Err(Failure::TooLarge) => (too_large(&request_id, parts.version), Some(ErrorKind::RequestEntityTooLarge.name())),
-        Err(Failure::Timeout) => (timed_out(&request_id, parts.version), Some("RequestTimeoutException")),
+        Ok(body) => (
+            json_response(StatusCode::OK, body, &request_id, accept_gzip).await,
+            None,
+        ),
+        Err(Failure::Api(e)) => (
+            error_response(&e, &request_id, accept_gzip).await,
+            Some(e.kind.name()),
+        ),
+        Err(Failure::TooLarge) => (
+            too_large(&request_id, parts.version),
+            Some(ErrorKind::RequestEntityTooLarge.name()),
+        ),
+        Err(Failure::Timeout) => (
+            timed_out(&request_id, parts.version),
+            Some("RequestTimeoutException"),
+        ),
     };
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
@@ -111,7 +127,8 @@ pub async fn handle(state: &State, req: Request<Incoming>, peer: SocketAddr) -> 
 fn operation_label(target: &str) -> &str {
     match target.split_once('.') {
         Some((prefix, op))
-            if Service::from_target_prefix(prefix).is_some_and(|s| crate::validate::is_known_operation(s, op)) =>
+            if Service::from_target_prefix(prefix)
+                .is_some_and(|s| crate::validate::is_known_operation(s, op)) =>
         {
             op
         }
@@ -126,7 +143,9 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
         .and_then(|v| v.split(';').next())
         .map(str::trim)
         .unwrap_or("");
-    content_type.is_empty() || content_type == "application/json" || content_type == "application/x-amz-json-1.0"
+    content_type.is_empty()
+        || content_type == "application/json"
+        || content_type == "application/x-amz-json-1.0"
 }
 
 /// Reads the whole body as sent, within the size limit and the body timeout. A declared
@@ -186,7 +205,10 @@ async fn process(
         }
         None => return Err(ApiError::new(ErrorKind::Serialization, "")),
     };
-    *table = input.get("TableName").and_then(|v| v.as_str()).map(str::to_owned);
+    *table = input
+        .get("TableName")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
     crate::validate::validate_request(service, operation, &input)?;
     let mut input = input;
     crate::validate::normalize_request(service, operation, &mut input);
@@ -216,7 +238,9 @@ fn request_is_gzipped(headers: &HeaderMap) -> Result<bool, ApiError> {
             if coding.eq_ignore_ascii_case("identity") {
                 continue;
             }
-            if (coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip")) && !gzipped {
+            if (coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip"))
+                && !gzipped
+            {
                 gzipped = true;
                 continue;
             }
@@ -255,7 +279,10 @@ async fn gunzip(wire: Bytes) -> Result<Bytes, ApiError> {
 async fn gzip(body: Bytes) -> Bytes {
     fn encode(body: &[u8]) -> Bytes {
         use std::io::Write;
-        let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 3 + 64), flate2::Compression::fast());
+        let mut encoder = flate2::write::GzEncoder::new(
+            Vec::with_capacity(body.len() / 3 + 64),
+            flate2::Compression::fast(),
+        );
         // Writing into a Vec cannot fail.
         let _ = encoder.write_all(body);
         Bytes::from(encoder.finish().unwrap_or_default())
@@ -264,7 +291,9 @@ async fn gzip(body: Bytes) -> Bytes {
         return encode(&body);
     }
     let copy = body.clone();
-    tokio::task::spawn_blocking(move || encode(&copy)).await.unwrap_or(body)
+    tokio::task::spawn_blocking(move || encode(&copy))
+        .await
+        .unwrap_or(body)
 }
 
 /// Whether `Accept-Encoding` allows gzip (by name or `*`, with a non-zero quality).
@@ -273,7 +302,9 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         value.to_str().unwrap_or("").split(',').any(|item| {
             let mut pieces = item.split(';').map(str::trim);
             let coding = pieces.next().unwrap_or("");
-            let named = coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") || coding == "*";
+            let named = coding.eq_ignore_ascii_case("gzip")
+                || coding.eq_ignore_ascii_case("x-gzip")
+                || coding == "*";
             let quality = pieces
                 .find_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")))
                 .and_then(|q| q.trim().parse::<f32>().ok())
@@ -285,11 +316,20 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 
 /// Checks the request's SigV4 signature against the configured keys. Without configured keys
 /// any well-formed signature passes (as DynamoDB Local does), but a signature must be there.
-fn authenticate(ctx: &Ctx, parts: &hyper::http::request::Parts, body: &[u8]) -> Result<(), ApiError> {
+fn authenticate(
+    ctx: &Ctx,
+    parts: &hyper::http::request::Parts,
+    body: &[u8],
+) -> Result<(), ApiError> {
     let mut headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     // HTTP/2 carries the host in the :authority pseudo-header; clients sign it as `host`.
     if !headers.iter().any(|(k, _)| k == "host") {
@@ -322,14 +362,22 @@ async fn get(state: &State, req: &Request<Incoming>, request_id: &str) -> Respon
         "/health/live" => text_response(StatusCode::OK, "ok\n", request_id),
         "/health/ready" => {
             if state.draining.load(Ordering::Acquire) {
-                return text_response(StatusCode::SERVICE_UNAVAILABLE, "not ready: shutting down\n", request_id);
+                return text_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not ready: shutting down\n",
+                    request_id,
+                );
             }
             match state.ctx.storage.ping(state.options.database_timeout).await {
                 Ok(()) => text_response(StatusCode::OK, "ready\n", request_id),
                 Err(e) => {
                     // The cause goes to the log only: this endpoint needs no credentials.
                     tracing::warn!("readiness check failed: {e}");
-                    text_response(StatusCode::SERVICE_UNAVAILABLE, "not ready: database unavailable\n", request_id)
+                    text_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "not ready: database unavailable\n",
+                        request_id,
+                    )
                 }
             }
         }
@@ -339,7 +387,10 @@ async fn get(state: &State, req: &Request<Incoming>, request_id: &str) -> Respon
             let body = if gzipped { gzip(body).await } else { body };
             let mut resp = Response::new(Full::new(body.clone()));
             let headers = resp.headers_mut();
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
             if gzipped {
                 headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             }
@@ -401,7 +452,10 @@ fn timed_out(request_id: &str, version: Version) -> Response<Body> {
     let mut resp = Response::new(Full::new(body.clone()));
     *resp.status_mut() = StatusCode::REQUEST_TIMEOUT;
     let headers = resp.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.0"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
     set_common_headers(headers, &body, request_id);
     close_after(&mut resp, version);
     resp
@@ -411,16 +465,25 @@ fn timed_out(request_id: &str, version: Version) -> Response<Body> {
 /// stream is reset by hyper when the body is left unread).
 fn close_after(resp: &mut Response<Body>, version: Version) {
     if version <= Version::HTTP_11 {
-        resp.headers_mut().insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+        resp.headers_mut()
+            .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
     }
 }
 
-async fn json_response(status: StatusCode, body: Bytes, request_id: &str, gzipped: bool) -> Response<Body> {
+async fn json_response(
+    status: StatusCode,
+    body: Bytes,
+    request_id: &str,
+    gzipped: bool,
+) -> Response<Body> {
     let body = if gzipped { gzip(body).await } else { body };
     let mut resp = Response::new(Full::new(body.clone()));
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.0"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
     if gzipped {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
@@ -461,7 +524,10 @@ mod tests {
     #[test]
     fn accept_encoding_is_parsed_with_qualities() {
         assert!(accepts_gzip(&headers(&[("accept-encoding", "gzip")])));
-        assert!(accepts_gzip(&headers(&[("accept-encoding", "br, GZIP;q=0.5")])));
+        assert!(accepts_gzip(&headers(&[(
+            "accept-encoding",
+            "br, GZIP;q=0.5"
+        )])));
         assert!(accepts_gzip(&headers(&[("accept-encoding", "*")])));
         assert!(!accepts_gzip(&headers(&[("accept-encoding", "gzip;q=0")])));
         assert!(!accepts_gzip(&headers(&[("accept-encoding", "identity")])));
@@ -471,9 +537,18 @@ mod tests {
     #[test]
     fn content_encoding_is_gzip_identity_or_refused() {
         assert_eq!(request_is_gzipped(&headers(&[])), Ok(false));
-        assert_eq!(request_is_gzipped(&headers(&[("content-encoding", "identity")])), Ok(false));
-        assert_eq!(request_is_gzipped(&headers(&[("content-encoding", "gzip")])), Ok(true));
-        assert_eq!(request_is_gzipped(&headers(&[("content-encoding", "x-gzip")])), Ok(true));
+        assert_eq!(
+            request_is_gzipped(&headers(&[("content-encoding", "identity")])),
+            Ok(false)
+        );
+        assert_eq!(
+            request_is_gzipped(&headers(&[("content-encoding", "gzip")])),
+            Ok(true)
+        );
+        assert_eq!(
+            request_is_gzipped(&headers(&[("content-encoding", "x-gzip")])),
+            Ok(true)
+        );
         assert!(request_is_gzipped(&headers(&[("content-encoding", "br")])).is_err());
         assert!(request_is_gzipped(&headers(&[("content-encoding", "gzip, gzip")])).is_err());
     }
@@ -483,7 +558,15 @@ mod tests {
         let body = Bytes::from(vec![b'x'; 100_000]);
         assert_eq!(gunzip(gzip(body.clone()).await).await, Ok(body));
         let bomb = gzip(Bytes::from(vec![0u8; MAX_BODY + 1])).await;
-        assert_eq!(gunzip(bomb).await.map_err(|e| e.kind), Err(ErrorKind::RequestEntityTooLarge));
-        assert_eq!(gunzip(Bytes::from_static(b"not gzip")).await.map_err(|e| e.kind), Err(ErrorKind::Serialization));
+        assert_eq!(
+            gunzip(bomb).await.map_err(|e| e.kind),
+            Err(ErrorKind::RequestEntityTooLarge)
+        );
+        assert_eq!(
+            gunzip(Bytes::from_static(b"not gzip"))
+                .await
+                .map_err(|e| e.kind),
+            Err(ErrorKind::Serialization)
+        );
     }
 }

@@ -109,8 +109,14 @@ pub async fn serve(
     state.draining.store(true, Ordering::Release);
     let _ = stop_tx.send(true);
     drop(done_tx);
-    if tokio::time::timeout(shutdown_timeout, done_rx.recv()).await.is_err() {
-        tracing::warn!("some connections did not finish within {} s of shutdown", shutdown_timeout.as_secs_f64());
+    if tokio::time::timeout(shutdown_timeout, done_rx.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "some connections did not finish within {} s of shutdown",
+            shutdown_timeout.as_secs_f64()
+        );
     }
 }
 
@@ -149,7 +155,9 @@ async fn connection(
     let Some(tls) = state.options.tls.clone() else {
         return drive(TokioIo::new(stream), peer, state, builder, activity, stop).await;
     };
-    let Some(acceptor) = tls.acceptor() else { return };
+    let Some(acceptor) = tls.acceptor() else {
+        return;
+    };
     let handshake = tokio::time::timeout(state.options.header_timeout, acceptor.accept(stream));
     let stream = tokio::select! {
         result = handshake => match result {

@@ -38,12 +38,24 @@ impl ServerMetrics {
     pub(crate) fn new() -> ServerMetrics {
         let registry = metrics::global();
         registry
-            .gauge("dynamo_pg_build_info", "The running version (always 1).", &[("version", env!("CARGO_PKG_VERSION"))])
+            .gauge(
+                "dynamo_pg_build_info",
+                "The running version (always 1).",
+                &[("version", env!("CARGO_PKG_VERSION"))],
+            )
             .set(1.0);
         ServerMetrics {
             by_operation: RwLock::new(HashMap::new()),
-            in_flight: registry.gauge("dynamo_pg_requests_in_flight", "API requests being processed now.", &[]),
-            connections_open: registry.gauge("dynamo_pg_http_connections_open", "Client connections open now.", &[]),
+            in_flight: registry.gauge(
+                "dynamo_pg_requests_in_flight",
+                "API requests being processed now.",
+                &[],
+            ),
+            connections_open: registry.gauge(
+                "dynamo_pg_http_connections_open",
+                "Client connections open now.",
+                &[],
+            ),
             connections_total: registry.counter(
                 "dynamo_pg_http_connections_total",
                 "Client connections accepted since start.",

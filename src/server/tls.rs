@@ -23,20 +23,30 @@ impl Tls {
     /// naming the file and the problem.
     pub fn load(cert: &Path, key: &Path) -> Result<Tls, String> {
         let config = server_config(cert, key)?;
-        Ok(Tls { cert: cert.to_path_buf(), key: key.to_path_buf(), current: RwLock::new(config) })
+        Ok(Tls {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            current: RwLock::new(config),
+        })
     }
 
     /// Re-reads the files; on failure the previous certificate stays in use.
     pub fn reload(&self) -> Result<(), String> {
         let config = server_config(&self.cert, &self.key)?;
-        let mut current = self.current.write().map_err(|_| "TLS configuration lock poisoned".to_string())?;
+        let mut current = self
+            .current
+            .write()
+            .map_err(|_| "TLS configuration lock poisoned".to_string())?;
         *current = config;
         Ok(())
     }
 
     /// An acceptor with the current configuration, for one connection.
     pub(crate) fn acceptor(&self) -> Option<TlsAcceptor> {
-        self.current.read().ok().map(|c| TlsAcceptor::from(c.clone()))
+        self.current
+            .read()
+            .ok()
+            .map(|c| TlsAcceptor::from(c.clone()))
     }
 }
 

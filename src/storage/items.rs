@@ -246,7 +246,11 @@ struct KeyArrays {
 
 impl KeyArrays {
     fn new<'k>(keys: impl Iterator<Item = &'k StoredKey>) -> KeyArrays {
-        let mut arrays = KeyArrays { h: Vec::new(), pk: Vec::new(), sk: Vec::new() };
+        let mut arrays = KeyArrays {
+            h: Vec::new(),
+            pk: Vec::new(),
+            sk: Vec::new(),
+        };
         for key in keys {
             arrays.h.push(key.h);
             arrays.pk.push(key.pk.clone());
@@ -300,42 +304,64 @@ fn join_keys(def: &TableDef) -> &'static str {
     }
 }
 
-/// A total order on keys, the same in every request, in which a batch takes its row locks: two
-/// batches that lock in one order cannot deadlock on each other's rows.
-fn lock_order(a: &StoredKey, b: &StoredKey) -> std::cmp::Ordering {
+/// The advisory lock class of item locks taken by batch writes (`bwit` in ASCII), the first key
+/// of `pg_advisory_xact_lock(int, int)`, so that they never meet the locks of other features.
+const ITEM_LOCK_CLASS: i32 = 0x6277_6974;
+
+/// The second advisory lock key for an item: a stable 32-bit hash (FNV-1a) of its table and
+/// key. Two items that share a hash merely wait for each other.
+fn item_lock_key(def: &TableDef, key: &StoredKey) -> i32 {
     fn bytes(p: &KeyParam) -> &[u8] {
         match p {
             KeyParam::Bytes(b) => b,
             KeyParam::Text(t) => t.as_bytes(),
         }
     }
-    a.h.cmp(&b.h)
-        .then_with(|| bytes(&a.pk).cmp(bytes(&b.pk)))
-        .then_with(|| a.sk.as_ref().map(bytes).cmp(&b.sk.as_ref().map(bytes)))
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut feed = |data: &[u8]| {
+        for byte in data.iter().chain(&[0xff]) {
+            hash ^= u32::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0193);
+        }
+    };
+    feed(def.pg_table.as_bytes());
+    feed(&key.h.to_be_bytes());
+    feed(bytes(&key.pk));
+    if let Some(sk) = &key.sk {
+        feed(bytes(sk));
+    }
+    hash as i32
 }
 
 /// Whether PostgreSQL aborted the transaction to break a deadlock or a serialization conflict,
 /// after which running it again is the documented remedy.
 fn is_retryable(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
-    e.code()
-        .is_some_and(|c| *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
+    e.code().is_some_and(|c| {
+        *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
+    })
 }
 
-/// The SQL and parameters of one table's batch write, built before the transaction starts.
+/// The SQL parameters of one table's batch write, built before the transaction starts.
 struct PreparedBatch {
-    /// Positions into the request's writes, in lock order.
-    order: Vec<usize>,
-    /// Every key written, in lock order.
+    /// Every key written, in request order.
     all: KeyArrays,
-    /// The keys and stored items of the puts, in lock order.
+    /// The keys and stored items of the puts.
     puts: KeyArrays,
     put_sizes: Vec<i32>,
     put_items: Vec<serde_json::Value>,
-    /// The keys of the deletes, in lock order.
+    /// The keys of the deletes.
     deletes: KeyArrays,
     /// The partitions to measure.
     collections: KeyArrays,
+}
+
+/// The statements of one table's batch write; those with nothing to do are left out.
+struct BatchStatements {
+    read_old: Option<tokio_postgres::Statement>,
+    put: Option<tokio_postgres::Statement>,
+    delete: Option<tokio_postgres::Statement>,
+    measure: Option<tokio_postgres::Statement>,
 }
 
 impl Storage {
@@ -362,14 +388,20 @@ impl Storage {
             futures_util::future::try_join_all(sqls.iter().map(|sql| conn.prepare_cached(sql)))
                 .await
                 .map_err(db_error)?;
-        let arrays: Vec<KeyArrays> = reads.iter().map(|(_, keys)| KeyArrays::new(keys.iter())).collect();
+        let arrays: Vec<KeyArrays> = reads
+            .iter()
+            .map(|(_, keys)| KeyArrays::new(keys.iter()))
+            .collect();
         let params: Vec<Vec<&(dyn ToSql + Sync)>> = reads
             .iter()
             .zip(&arrays)
             .map(|((def, _), a)| a.params(def.key.range.is_some()))
             .collect();
         let rows = futures_util::future::try_join_all(
-            statements.iter().zip(&params).map(|(stmt, p)| conn.query(stmt, p)),
+            statements
+                .iter()
+                .zip(&params)
+                .map(|(stmt, p)| conn.query(stmt, p)),
         )
         .await
         .map_err(db_error)?;
@@ -379,12 +411,7 @@ impl Storage {
             .map(|((_, keys), rows)| {
                 let mut items: Vec<Option<Item>> = vec![None; keys.len()];
                 for row in rows {
-                    let ord: i64 = row.get(0);
-                    let slot = usize::try_from(ord - 1)
-                        .ok()
-                        .and_then(|i| items.get_mut(i))
-                        .ok_or_else(|| ApiError::internal("batch read returned an unknown key"))?;
-                    *slot = Some(decode(row.get(1))?);
+                    *slot(&mut items, row.get(0))? = Some(decode(row.get(1))?);
                 }
                 Ok(items)
             })
@@ -394,46 +421,60 @@ impl Storage {
     /// Applies a BatchWriteItem: every put and delete of every table in one transaction, so a
     /// batch is all or nothing even when the database fails half way.
     ///
-    /// Per table, pipelined: one `SELECT ... FOR UPDATE` that locks (and, if asked, reads) the
-    /// existing rows in [`lock_order`], one multi-row upsert for the puts, one multi-row delete
-    /// for the deletes, and, if asked, one query for the item collection sizes; tables go in
-    /// the order of their relation names. Locking every existing row first, in one global
-    /// order, keeps concurrent batches from deadlocking on each other; should PostgreSQL still
-    /// abort one (rows that appear between the lock and the write), it is run again.
-    pub async fn batch_write(&self, tables: &[TableBatch<'_>]) -> Result<Vec<TableBatchResult>, ApiError> {
+    /// Pipelined in one round trip: the batch first takes a transaction-level advisory lock per
+    /// item, in one global order (see [`item_lock_key`]), so that two batches touching the same
+    /// items queue instead of deadlocking, absent items included (a row lock cannot be taken on
+    /// a row that does not exist yet). Then per table: a `SELECT ... FOR UPDATE` of the current
+    /// items when the caller needs them, one multi-row upsert for the puts, one multi-row delete
+    /// for the deletes, and a query of the item collection sizes when asked. Should PostgreSQL
+    /// still abort the transaction (a deadlock with a transaction that does not take the item
+    /// locks), it is run again.
+    pub async fn batch_write(
+        &self,
+        tables: &[TableBatch<'_>],
+    ) -> Result<Vec<TableBatchResult>, ApiError> {
         let mut conn = self.conn().await?;
-        let mut table_order: Vec<usize> = (0..tables.len()).collect();
-        table_order.sort_by(|&a, &b| tables[a].def.pg_table.cmp(&tables[b].def.pg_table));
+        let mut lock_keys: Vec<i32> = tables
+            .iter()
+            .flat_map(|t| t.writes.iter().map(|(key, _)| item_lock_key(t.def, key)))
+            .collect();
+        lock_keys.sort_unstable();
+        lock_keys.dedup();
+        let lock = conn
+            .prepare_cached("SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) AS k")
+            .await
+            .map_err(db_error)?;
 
-        // The statements, prepared (or found in the connection's cache) before the transaction.
-        struct Statements {
-            lock: tokio_postgres::Statement,
-            put: Option<tokio_postgres::Statement>,
-            delete: Option<tokio_postgres::Statement>,
-            measure: Option<tokio_postgres::Statement>,
-        }
-        let mut prepared: Vec<(PreparedBatch, Statements)> = Vec::with_capacity(tables.len());
-        for &i in &table_order {
-            let batch = &tables[i];
+        let mut prepared: Vec<(PreparedBatch, BatchStatements)> = Vec::with_capacity(tables.len());
+        for batch in tables {
             let def = batch.def;
-            let mut order: Vec<usize> = (0..batch.writes.len()).collect();
-            order.sort_by(|&a, &b| lock_order(&batch.writes[a].0, &batch.writes[b].0));
-            let put_positions: Vec<usize> = order.iter().copied().filter(|&w| batch.writes[w].1.is_some()).collect();
-            let delete_positions: Vec<usize> = order.iter().copied().filter(|&w| batch.writes[w].1.is_none()).collect();
-            let put_items: Vec<&Item> = put_positions.iter().filter_map(|&w| batch.writes[w].1).collect();
+            let put_items: Vec<&Item> = batch.writes.iter().filter_map(|(_, item)| *item).collect();
             let p = PreparedBatch {
-                all: KeyArrays::new(order.iter().map(|&w| &batch.writes[w].0)),
-                puts: KeyArrays::new(put_positions.iter().map(|&w| &batch.writes[w].0)),
-                put_sizes: put_items.iter().map(|item| item_size(item) as i32).collect(),
+                all: KeyArrays::new(batch.writes.iter().map(|(key, _)| key)),
+                puts: KeyArrays::new(
+                    batch
+                        .writes
+                        .iter()
+                        .filter(|(_, item)| item.is_some())
+                        .map(|(key, _)| key),
+                ),
+                put_sizes: put_items
+                    .iter()
+                    .map(|item| item_size(item) as i32)
+                    .collect(),
                 put_items: put_items.iter().map(|item| item_to_storage(item)).collect(),
-                deletes: KeyArrays::new(delete_positions.iter().map(|&w| &batch.writes[w].0)),
+                deletes: KeyArrays::new(
+                    batch
+                        .writes
+                        .iter()
+                        .filter(|(_, item)| item.is_none())
+                        .map(|(key, _)| key),
+                ),
                 collections: KeyArrays::new(batch.collections.iter()),
-                order,
             };
             let ranged = def.key.range.is_some();
-            let lock_sql = format!(
-                "SELECT k.ord{} FROM {} JOIN {} t ON {} FOR UPDATE OF t",
-                if batch.read_old { ", t.item" } else { "" },
+            let read_old_sql = format!(
+                "SELECT k.ord, t.item FROM {} JOIN {} t ON {} FOR UPDATE OF t",
                 unnest_keys(def, true),
                 def.pg_table,
                 join_keys(def)
@@ -479,23 +520,33 @@ impl Storage {
                     }
                 }
             };
-            let (lock, put, delete, measure) = futures_util::future::try_join4(
-                prepare(lock_sql, true),
+            let (read_old, put, delete, measure) = futures_util::future::try_join4(
+                prepare(read_old_sql, batch.read_old),
                 prepare(put_sql, !p.put_items.is_empty()),
                 prepare(delete_sql, !p.deletes.h.is_empty()),
                 prepare(measure_sql, !p.collections.h.is_empty()),
             )
             .await
             .map_err(db_error)?;
-            let lock = lock.ok_or_else(|| ApiError::internal("lock statement not prepared"))?;
-            prepared.push((p, Statements { lock, put, delete, measure }));
+            prepared.push((
+                p,
+                BatchStatements {
+                    read_old,
+                    put,
+                    delete,
+                    measure,
+                },
+            ));
         }
 
-        // The parameters of every statement, in the order they are sent.
-        let mut sends: Vec<(&tokio_postgres::Statement, Vec<&(dyn ToSql + Sync)>)> = Vec::new();
-        for (&i, (p, s)) in table_order.iter().zip(&prepared) {
-            let ranged = tables[i].def.key.range.is_some();
-            sends.push((&s.lock, p.all.params(ranged)));
+        // Every statement with its parameters, in the order they are sent.
+        let mut sends: Vec<(&tokio_postgres::Statement, Vec<&(dyn ToSql + Sync)>)> =
+            vec![(&lock, vec![&ITEM_LOCK_CLASS, &lock_keys])];
+        for (batch, (p, s)) in tables.iter().zip(&prepared) {
+            let ranged = batch.def.key.range.is_some();
+            if let Some(read_old) = &s.read_old {
+                sends.push((read_old, p.all.params(ranged)));
+            }
             if let Some(put) = &s.put {
                 let mut params = p.puts.params(ranged);
                 params.push(&p.put_sizes);
@@ -514,62 +565,63 @@ impl Storage {
         let replies = loop {
             attempt += 1;
             let tx = conn.transaction().await.map_err(db_error)?;
-            let sent = futures_util::future::try_join_all(sends.iter().map(|(stmt, params)| tx.query(*stmt, params)));
-            match sent.await {
-                Ok(replies) => match tx.commit().await {
-                    Ok(()) => break replies,
-                    Err(e) if is_retryable(&e) && attempt < BATCH_WRITE_ATTEMPTS => continue,
-                    Err(e) => return Err(db_error(e)),
-                },
+            let sent = futures_util::future::try_join_all(
+                sends.iter().map(|(stmt, params)| tx.query(*stmt, params)),
+            );
+            let outcome = match sent.await {
+                Ok(replies) => tx.commit().await.map(|()| replies),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(replies) => break replies,
                 Err(e) if is_retryable(&e) && attempt < BATCH_WRITE_ATTEMPTS => {
                     tracing::debug!("batch write retried: {e}");
-                    continue;
                 }
                 Err(e) => return Err(db_error(e)),
             }
         };
 
-        // Hand the answers back per table, in the caller's order.
-        let mut replies = replies.into_iter();
-        let mut results: Vec<Option<TableBatchResult>> = (0..tables.len()).map(|_| None).collect();
-        for (&i, (p, s)) in table_order.iter().zip(&prepared) {
-            let batch = &tables[i];
-            let missing = || ApiError::internal("batch write lost a reply");
-            let locked = replies.next().ok_or_else(missing)?;
+        // Hand the answers back per table.
+        let mut replies = replies.into_iter().skip(1);
+        let mut results = Vec::with_capacity(tables.len());
+        for (batch, (_, s)) in tables.iter().zip(&prepared) {
+            let mut next = || {
+                replies
+                    .next()
+                    .ok_or_else(|| ApiError::internal("batch write lost a reply"))
+            };
             let mut old: Vec<Option<Item>> = Vec::new();
-            if batch.read_old {
+            if s.read_old.is_some() {
                 old = vec![None; batch.writes.len()];
-                for row in locked {
-                    let ord: i64 = row.get(0);
-                    let position = usize::try_from(ord - 1)
-                        .ok()
-                        .and_then(|o| p.order.get(o))
-                        .ok_or_else(|| ApiError::internal("batch write locked an unknown key"))?;
-                    old[*position] = Some(decode(row.get(1))?);
+                for row in next()? {
+                    *slot(&mut old, row.get(0))? = Some(decode(row.get(1))?);
                 }
             }
             if s.put.is_some() {
-                replies.next().ok_or_else(missing)?;
+                next()?;
             }
             if s.delete.is_some() {
-                replies.next().ok_or_else(missing)?;
+                next()?;
             }
             let mut collection_bytes = vec![0i64; batch.collections.len()];
             if s.measure.is_some() {
-                for row in replies.next().ok_or_else(missing)? {
-                    let ord: i64 = row.get(0);
-                    let slot = usize::try_from(ord - 1)
-                        .ok()
-                        .and_then(|o| collection_bytes.get_mut(o))
-                        .ok_or_else(|| ApiError::internal("batch write measured an unknown partition"))?;
-                    *slot = row.get(1);
+                for row in next()? {
+                    *slot(&mut collection_bytes, row.get(0))? = row.get(1);
                 }
             }
-            results[i] = Some(TableBatchResult { old, collection_bytes });
+            results.push(TableBatchResult {
+                old,
+                collection_bytes,
+            });
         }
-        results
-            .into_iter()
-            .map(|r| r.ok_or_else(|| ApiError::internal("batch write lost a table")))
-            .collect()
+        Ok(results)
     }
+}
+
+/// The element of `list` that `WITH ORDINALITY` number `ord` (counted from 1) stands for.
+fn slot<T>(list: &mut [T], ord: i64) -> Result<&mut T, ApiError> {
+    usize::try_from(ord - 1)
+        .ok()
+        .and_then(|i| list.get_mut(i))
+        .ok_or_else(|| ApiError::internal("a batch statement returned an unknown position"))
 }

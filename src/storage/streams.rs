@@ -132,7 +132,13 @@ pub fn parse_sequence_number(text: &str) -> Option<(i16, i64)> {
 /// `api::describe::stream_label`.
 pub fn label_epoch(label: &str) -> Option<f64> {
     let b = label.as_bytes();
-    if b.len() != 23 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'.'
+    if b.len() != 23
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
     {
         return None;
     }
@@ -158,7 +164,9 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// The ShardId of shard `shard` of a stream: `shardId-<creation ms, 20 digits>-<8 hex>`, the
 /// service's form.
 fn shard_id(def: &TableDef, label: &str, shard: i16) -> String {
-    let millis = label_epoch(label).map(|s| (s * 1000.0).round() as i64).unwrap_or(0);
+    let millis = label_epoch(label)
+        .map(|s| (s * 1000.0).round() as i64)
+        .unwrap_or(0);
     let tag = format!("{}/{label}/{shard}", def.table_id);
     let digest = partition_hash(&crate::model::AttributeValue::S(tag)) as u32;
     format!("shardId-{millis:020}-{digest:08x}")
@@ -196,7 +204,10 @@ fn build_record(def: &TableDef, spec: &StreamSpec, change: &Change<'_>) -> Optio
         _ => (false, false),
     };
     let mut body = serde_json::Map::new();
-    body.insert("ApproximateCreationDateTime".into(), (now_millis() / 1000).into());
+    body.insert(
+        "ApproximateCreationDateTime".into(),
+        (now_millis() / 1000).into(),
+    );
     body.insert("Keys".into(), item_to_json(&keys));
     let mut size = item_size(&keys);
     if let (true, Some(new)) = (with_new, change.new) {
@@ -218,7 +229,8 @@ fn build_record(def: &TableDef, spec: &StreamSpec, change: &Change<'_>) -> Optio
     });
     if change.identity == ChangeIdentity::TimeToLive {
         // The API model's member names; Lambda's event format spells them in lower case.
-        record["userIdentity"] = json!({"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"});
+        record["userIdentity"] =
+            json!({"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"});
     }
     Some((shard, record.to_string()))
 }
@@ -235,19 +247,35 @@ pub async fn append_change(
     if !stream_enabled(def) {
         return Ok(());
     }
-    append_changes(tx, &[Change { def, old, new, identity }]).await
+    append_changes(
+        tx,
+        &[Change {
+            def,
+            old,
+            new,
+            identity,
+        }],
+    )
+    .await
 }
 
 /// Appends the records of several changes made in one transaction, in their order per item (see
 /// the module documentation). Shard counters are locked in one global order (table name,
 /// stream label, shard), so concurrent multi-item transactions cannot deadlock on them.
-pub async fn append_changes(tx: &deadpool_postgres::Transaction<'_>, changes: &[Change<'_>]) -> Result<(), ApiError> {
+pub async fn append_changes(
+    tx: &deadpool_postgres::Transaction<'_>,
+    changes: &[Change<'_>],
+) -> Result<(), ApiError> {
     // (table name, label, shard) -> records in change order, plus the table to (re)create the
     // stream from.
     let mut groups: Vec<((&str, &str, i16), &TableDef, Vec<String>)> = Vec::new();
     for change in changes {
-        let Some(spec) = enabled_stream(change.def) else { continue };
-        let Some((shard, record)) = build_record(change.def, spec, change) else { continue };
+        let Some(spec) = enabled_stream(change.def) else {
+            continue;
+        };
+        let Some((shard, record)) = build_record(change.def, spec, change) else {
+            continue;
+        };
         let key = (change.def.name.as_str(), spec.label.as_str(), shard);
         match groups.iter_mut().find(|(k, _, _)| *k == key) {
             Some((_, _, records)) => records.push(record),
@@ -295,25 +323,45 @@ async fn append_group(
         .await
         .map_err(db_error)?;
     let n = tx
-        .execute(&stmt, &[&DEFAULT_NAMESPACE, &table, &label, &records, &shard])
+        .execute(
+            &stmt,
+            &[&DEFAULT_NAMESPACE, &table, &label, &records, &shard],
+        )
         .await
         .map_err(db_error)?;
     Ok(n > 0)
 }
 
-async fn stream_exists(tx: &deadpool_postgres::Transaction<'_>, table: &str, label: &str) -> Result<bool, ApiError> {
+async fn stream_exists(
+    tx: &deadpool_postgres::Transaction<'_>,
+    table: &str,
+    label: &str,
+) -> Result<bool, ApiError> {
     let stmt = tx
-        .prepare_cached("SELECT 1 FROM dynamo_streams WHERE namespace = $1 AND table_name = $2 AND label = $3")
+        .prepare_cached(
+            "SELECT 1 FROM dynamo_streams WHERE namespace = $1 AND table_name = $2 AND label = $3",
+        )
         .await
         .map_err(db_error)?;
-    Ok(tx.query_opt(&stmt, &[&DEFAULT_NAMESPACE, &table, &label]).await.map_err(db_error)?.is_some())
+    Ok(tx
+        .query_opt(&stmt, &[&DEFAULT_NAMESPACE, &table, &label])
+        .await
+        .map_err(db_error)?
+        .is_some())
 }
 
 /// Registers the table's enabled stream and its shards, if they are not there yet.
-async fn ensure_stream(client: &tokio_postgres::Transaction<'_>, def: &TableDef) -> Result<(), ApiError> {
-    let Some(spec) = enabled_stream(def) else { return Ok(()) };
+async fn ensure_stream(
+    client: &tokio_postgres::Transaction<'_>,
+    def: &TableDef,
+) -> Result<(), ApiError> {
+    let Some(spec) = enabled_stream(def) else {
+        return Ok(());
+    };
     let created = label_epoch(&spec.label).unwrap_or(def.created_at);
-    let shard_ids: Vec<String> = (0..SHARD_COUNT).map(|k| shard_id(def, &spec.label, k)).collect();
+    let shard_ids: Vec<String> = (0..SHARD_COUNT)
+        .map(|k| shard_id(def, &spec.label, k))
+        .collect();
     client
         .execute(
             "INSERT INTO dynamo_streams (namespace, table_name, table_id, label, view_type, key_schema, created_at) \
@@ -459,14 +507,27 @@ impl Storage {
             .await
             .map_err(db_error)?;
         let rows = conn
-            .query(&stmt, &[&DEFAULT_NAMESPACE, &table, &after_table, &after_label, &limit])
+            .query(
+                &stmt,
+                &[
+                    &DEFAULT_NAMESPACE,
+                    &table,
+                    &after_table,
+                    &after_label,
+                    &limit,
+                ],
+            )
             .await
             .map_err(db_error)?;
         Ok(rows.iter().map(stream_from_row).collect())
     }
 
     /// The stream of `table_name` with `label`, if it exists (and has not been dropped).
-    pub async fn stream(&self, table_name: &str, label: &str) -> Result<Option<StreamInfo>, ApiError> {
+    pub async fn stream(
+        &self,
+        table_name: &str,
+        label: &str,
+    ) -> Result<Option<StreamInfo>, ApiError> {
         let conn = self.conn().await?;
         let stmt = conn
             .prepare_cached(&format!(
@@ -475,7 +536,10 @@ impl Storage {
             ))
             .await
             .map_err(db_error)?;
-        let row = conn.query_opt(&stmt, &[&DEFAULT_NAMESPACE, &table_name, &label]).await.map_err(db_error)?;
+        let row = conn
+            .query_opt(&stmt, &[&DEFAULT_NAMESPACE, &table_name, &label])
+            .await
+            .map_err(db_error)?;
         Ok(row.as_ref().map(stream_from_row))
     }
 
@@ -535,10 +599,19 @@ impl Storage {
             .query(&stmt, &[&stream_id, &shard, &from, &limit, &MAX_READ_BYTES])
             .await
             .map_err(db_error)?;
-        let Some(first) = rows.first() else { return Ok(None) };
-        let mut read = ShardRead { trimmed_seq: first.get(0), ending_seq: first.get(1), records: Vec::new() };
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut read = ShardRead {
+            trimmed_seq: first.get(0),
+            ending_seq: first.get(1),
+            records: Vec::new(),
+        };
         for row in &rows {
-            if let (Some(seq), Some(record)) = (row.get::<_, Option<i64>>(2), row.get::<_, Option<String>>(3)) {
+            if let (Some(seq), Some(record)) = (
+                row.get::<_, Option<i64>>(2),
+                row.get::<_, Option<String>>(3),
+            ) {
                 read.records.push((seq, record));
             }
         }
@@ -551,7 +624,10 @@ impl Storage {
             .get_or_try_init(|| async {
                 let conn = self.conn().await?;
                 let row = conn
-                    .query_opt("SELECT value FROM dynamo_secrets WHERE name = 'shard_iterator'", &[])
+                    .query_opt(
+                        "SELECT value FROM dynamo_secrets WHERE name = 'shard_iterator'",
+                        &[],
+                    )
                     .await
                     .map_err(db_error)?;
                 row.map(|r| r.get::<_, Vec<u8>>(0))
@@ -610,7 +686,10 @@ impl Storage {
     pub async fn trim_streams(&self, retention_ms: i64) -> Result<u64, ApiError> {
         let mut conn = self.conn().await?;
         let shards = conn
-            .query("SELECT stream_id, shard FROM dynamo_stream_shards ORDER BY stream_id, shard", &[])
+            .query(
+                "SELECT stream_id, shard FROM dynamo_stream_shards ORDER BY stream_id, shard",
+                &[],
+            )
             .await
             .map_err(db_error)?;
         let mut removed = 0u64;
@@ -680,11 +759,17 @@ impl Storage {
             .map_err(db_error)?;
         let ids: Vec<i64> = expired.iter().map(|r| r.get(0)).collect();
         if !ids.is_empty() {
-            tx.execute("DELETE FROM dynamo_stream_shards WHERE stream_id = ANY($1)", &[&ids])
-                .await
-                .map_err(db_error)?;
+            tx.execute(
+                "DELETE FROM dynamo_stream_shards WHERE stream_id = ANY($1)",
+                &[&ids],
+            )
+            .await
+            .map_err(db_error)?;
             removed += tx
-                .execute("DELETE FROM dynamo_stream_records WHERE stream_id = ANY($1)", &[&ids])
+                .execute(
+                    "DELETE FROM dynamo_stream_records WHERE stream_id = ANY($1)",
+                    &[&ids],
+                )
                 .await
                 .map_err(db_error)?;
         }
@@ -702,7 +787,10 @@ mod tests {
         assert_eq!(sequence_number(0, 1), "100000000000000000001");
         assert_eq!(sequence_number(3, 42), "400000000000000000042");
         assert_eq!(parse_sequence_number("100000000000000000001"), Some((0, 1)));
-        assert_eq!(parse_sequence_number("400000000000000000042"), Some((3, 42)));
+        assert_eq!(
+            parse_sequence_number("400000000000000000042"),
+            Some((3, 42))
+        );
         assert_eq!(parse_sequence_number("000000000000000000001"), None);
         assert_eq!(parse_sequence_number("900000000000000000001"), None);
         assert_eq!(parse_sequence_number("10000000000000000000x"), None);
@@ -715,7 +803,10 @@ mod tests {
     #[test]
     fn labels_parse_back_to_their_time() {
         assert_eq!(label_epoch("1970-01-01T00:00:00.000"), Some(0.0));
-        assert_eq!(label_epoch("2023-11-14T22:13:20.123"), Some(1_700_000_000.123));
+        assert_eq!(
+            label_epoch("2023-11-14T22:13:20.123"),
+            Some(1_700_000_000.123)
+        );
         assert_eq!(label_epoch("2000-02-29T00:00:00.000"), Some(951_782_400.0));
         assert_eq!(label_epoch("garbage"), None);
     }

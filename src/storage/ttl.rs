@@ -37,21 +37,29 @@ pub fn enabled_ttl(def: &TableDef) -> Option<&TtlSpec> {
 /// TTL setting: its TTL attribute is a number not after `now` and at most five years before it.
 /// For readers that hide expired items that the sweeper has not deleted yet.
 pub fn is_expired(def: &TableDef, item: &Item, now: i64) -> bool {
-    let Some(ttl) = enabled_ttl(def) else { return false };
-    let Some(AttributeValue::N(expiry)) = item.get(&ttl.attribute) else { return false };
+    let Some(ttl) = enabled_ttl(def) else {
+        return false;
+    };
+    let Some(AttributeValue::N(expiry)) = item.get(&ttl.attribute) else {
+        return false;
+    };
     *expiry <= Number::from_i64(now) && *expiry >= Number::from_i64(now - MAX_EXPIRED_AGE_SECS)
 }
 
 /// The PostgreSQL name of the TTL index of `attribute` on a table: stable, unique per table.
 pub fn ttl_index_name(def: &TableDef, attribute: &str) -> String {
-    let digest = crate::model::hash::partition_hash(&AttributeValue::S(attribute.to_string())) as u32;
+    let digest =
+        crate::model::hash::partition_hash(&AttributeValue::S(attribute.to_string())) as u32;
     format!("{}_ttl_{digest:08x}", def.pg_table)
 }
 
 /// The indexed expression (the attribute's number) and the index predicate (the attribute is a
 /// number), in exactly the form the sweep repeats.
 fn ttl_sql(attribute: &str) -> (String, String) {
-    let attr = KeyAttr { name: attribute.to_string(), ty: ScalarType::N };
+    let attr = KeyAttr {
+        name: attribute.to_string(),
+        ty: ScalarType::N,
+    };
     let expr = attr_expr(&attr);
     let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
     let name = crate::model::storage::escape_str(attribute);
@@ -64,7 +72,11 @@ fn ttl_sql(attribute: &str) -> (String, String) {
 pub fn expired_delete_sql(def: &TableDef) -> Option<String> {
     let ttl = enabled_ttl(def)?;
     let (expr, predicate) = ttl_sql(&ttl.attribute);
-    let key_cols = if def.key.range.is_some() { "h, pk, sk" } else { "h, pk" };
+    let key_cols = if def.key.range.is_some() {
+        "h, pk, sk"
+    } else {
+        "h, pk"
+    };
     let join = if def.key.range.is_some() {
         "t.h = d.h AND t.pk = d.pk AND t.sk = d.sk"
     } else {
@@ -106,7 +118,9 @@ impl Storage {
     /// Returns whether it is ready. An advisory lock keeps two instances from building it at once
     /// (the loser reports not ready and tries again on its next sweep).
     pub async fn ensure_ttl_index(&self, def: &TableDef) -> Result<bool, ApiError> {
-        let Some(ttl) = enabled_ttl(def) else { return Ok(false) };
+        let Some(ttl) = enabled_ttl(def) else {
+            return Ok(false);
+        };
         let index = ttl_index_name(def, &ttl.attribute);
         let conn = self.conn().await?;
         let valid: Option<bool> = conn
@@ -142,11 +156,15 @@ impl Storage {
             .await
         }
         .await;
-        let _ = conn.query("SELECT pg_advisory_unlock(1953790316, $1)", &[&key]).await;
+        let _ = conn
+            .query("SELECT pg_advisory_unlock(1953790316, $1)", &[&key])
+            .await;
         match result {
             Ok(()) => Ok(true),
             // The table was dropped meanwhile.
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => Ok(false),
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+                Ok(false)
+            }
             Err(e) => Err(db_error(e)),
         }
     }
@@ -154,33 +172,53 @@ impl Storage {
     /// Drops the TTL index of `attribute` (TTL disabled).
     pub async fn drop_ttl_index(&self, def: &TableDef, attribute: &str) -> Result<(), ApiError> {
         let conn = self.conn().await?;
-        conn.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", ttl_index_name(def, attribute)))
-            .await
-            .map_err(db_error)
+        conn.batch_execute(&format!(
+            "DROP INDEX CONCURRENTLY IF EXISTS {}",
+            ttl_index_name(def, attribute)
+        ))
+        .await
+        .map_err(db_error)
     }
 
     /// Deletes up to `batch` items of the table that expired at `now` (epoch seconds), in one
     /// transaction that also writes their REMOVE stream records (service identity). Returns how
     /// many it deleted; fewer than `batch` means none are left (except rows locked by others).
-    pub async fn delete_expired(&self, def: &TableDef, now: i64, batch: i64) -> Result<usize, ApiError> {
-        let Some(sql) = expired_delete_sql(def) else { return Ok(0) };
+    pub async fn delete_expired(
+        &self,
+        def: &TableDef,
+        now: i64,
+        batch: i64,
+    ) -> Result<usize, ApiError> {
+        let Some(sql) = expired_delete_sql(def) else {
+            return Ok(0);
+        };
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db_error)?;
         let stmt = match tx.prepare_cached(&sql).await {
             Ok(stmt) => stmt,
             // The table was dropped since the catalog was read.
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => return Ok(0),
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+                return Ok(0)
+            }
             Err(e) => return Err(db_error(e)),
         };
         let oldest = now - MAX_EXPIRED_AGE_SECS;
-        let rows = tx.query(&stmt, &[&now, &oldest, &batch]).await.map_err(db_error)?;
+        let rows = tx
+            .query(&stmt, &[&now, &oldest, &batch])
+            .await
+            .map_err(db_error)?;
         let items: Vec<Item> = rows
             .iter()
             .map(|r| item_from_storage(&r.get::<_, serde_json::Value>(0)))
             .collect::<Result<_, _>>()?;
         let changes: Vec<Change<'_>> = items
             .iter()
-            .map(|old| Change { def, old: Some(old), new: None, identity: ChangeIdentity::TimeToLive })
+            .map(|old| Change {
+                def,
+                old: Some(old),
+                new: None,
+                identity: ChangeIdentity::TimeToLive,
+            })
             .collect();
         append_changes(&tx, &changes).await?;
         tx.commit().await.map_err(db_error)?;
@@ -216,9 +254,21 @@ mod tests {
         assert!(is_expired(&def, &item("exp", n(now - 1)), now));
         assert!(is_expired(&def, &item("exp", n(now)), now));
         assert!(!is_expired(&def, &item("exp", n(now + 1)), now));
-        assert!(is_expired(&def, &item("exp", n(now - MAX_EXPIRED_AGE_SECS)), now));
-        assert!(!is_expired(&def, &item("exp", n(now - MAX_EXPIRED_AGE_SECS - 1)), now));
-        assert!(!is_expired(&def, &item("exp", AttributeValue::S("1".into())), now));
+        assert!(is_expired(
+            &def,
+            &item("exp", n(now - MAX_EXPIRED_AGE_SECS)),
+            now
+        ));
+        assert!(!is_expired(
+            &def,
+            &item("exp", n(now - MAX_EXPIRED_AGE_SECS - 1)),
+            now
+        ));
+        assert!(!is_expired(
+            &def,
+            &item("exp", AttributeValue::S("1".into())),
+            now
+        ));
         assert!(!is_expired(&def, &item("other", n(now - 1)), now));
     }
 

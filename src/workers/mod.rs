@@ -69,8 +69,12 @@ pub fn spawn(storage: Storage, settings: &Settings) -> Workers {
 }
 
 /// Runs `pass` every `interval` until `stopped` turns true, backing off after failures.
-async fn run_loop<F, Fut>(name: &'static str, interval: Duration, mut stopped: watch::Receiver<bool>, mut pass: F)
-where
+async fn run_loop<F, Fut>(
+    name: &'static str,
+    interval: Duration,
+    mut stopped: watch::Receiver<bool>,
+    mut pass: F,
+) where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), ApiError>>,
 {
@@ -119,6 +123,9 @@ mod tests {
         assert_eq!(backoff(i, 1), Duration::from_millis(400));
         assert_eq!(backoff(i, 2), Duration::from_millis(800));
         assert_eq!(backoff(i, 30), MAX_BACKOFF);
-        assert_eq!(backoff(Duration::from_millis(1), 1), Duration::from_millis(200));
+        assert_eq!(
+            backoff(Duration::from_millis(1), 1),
+            Duration::from_millis(200)
+        );
     }
 }

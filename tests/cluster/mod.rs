@@ -39,21 +39,28 @@ pub fn start(n: usize, envs: &[(&str, &str)]) -> Cluster {
             let _ = std::fs::remove_dir_all(&dir);
             let dir_arg = dir.display().to_string();
             endpoints.push(spawn(&["--data-dir", &dir_arg], envs));
-            format!("host={} port=5432 user=dynamo_pg dbname=dynamo_pg", dir.display())
+            format!(
+                "host={} port=5432 user=dynamo_pg dbname=dynamo_pg",
+                dir.display()
+            )
         }
     };
     while endpoints.len() < n {
         endpoints.push(spawn(&["--database-url", &database_url], envs));
     }
-    Cluster { database_url, endpoints }
+    Cluster {
+        database_url,
+        endpoints,
+    }
 }
 
 impl Cluster {
     /// A connection to the shared database, for checks the API cannot make.
     pub async fn db(&self) -> tokio_postgres::Client {
-        let (client, connection) = tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
-            .await
-            .expect("connect to the test database");
+        let (client, connection) =
+            tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
+                .await
+                .expect("connect to the test database");
         tokio::spawn(connection);
         client
     }
@@ -86,18 +93,28 @@ pub fn streams(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
 /// Starts one server and returns its URL once it listens.
 fn spawn(args: &[&str], envs: &[(&str, &str)]) -> String {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let envs: Vec<(String, String)> = envs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let envs: Vec<(String, String)> = envs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let (tx, rx) = mpsc::channel();
     // The child's parent-death signal fires when this thread ends, so it lives as long as the
     // test process.
     std::thread::spawn(move || {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dynamo-pg"));
-        cmd.args(["--listen", "127.0.0.1:0", "--log-level", "error", "--pool-size", "8"])
-            .args(&args)
-            .envs(envs)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        cmd.args([
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "error",
+            "--pool-size",
+            "8",
+        ])
+        .args(&args)
+        .envs(envs)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
         // SAFETY: prctl in the child between fork and exec; no allocation.
         unsafe {
             use std::os::unix::process::CommandExt;
@@ -129,7 +146,10 @@ fn spawn(args: &[&str], envs: &[(&str, &str)]) -> String {
         }
         if !sent {
             let status = child.wait();
-            tx.send(Err(format!("dynamo-pg exited before listening: {status:?}"))).ok();
+            tx.send(Err(format!(
+                "dynamo-pg exited before listening: {status:?}"
+            )))
+            .ok();
             return;
         }
         for _ in lines {}
@@ -138,5 +158,7 @@ fn spawn(args: &[&str], envs: &[(&str, &str)]) -> String {
             std::thread::park();
         }
     });
-    rx.recv().expect("server thread").expect("dynamo-pg did not start")
+    rx.recv()
+        .expect("server thread")
+        .expect("dynamo-pg did not start")
 }

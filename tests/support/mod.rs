@@ -54,7 +54,11 @@ pub async fn client() -> aws_sdk_dynamodb::Client {
 pub fn table_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
-    format!("{prefix}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Starts the server on a dedicated thread that lives as long as the test process: the child
@@ -66,16 +70,24 @@ fn start_server(extra_args: &[&str]) -> String {
     let extra: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let data_dir = std::env::temp_dir().join(format!("dynamo-pg-test-{}-{n}", std::process::id()));
+        let data_dir =
+            std::env::temp_dir().join(format!("dynamo-pg-test-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dynamo-pg"));
-        cmd.args(["--listen", "127.0.0.1:0", "--log-level", "error", "--pool-size", "8"])
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .args(&extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        cmd.args([
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "error",
+            "--pool-size",
+            "8",
+        ])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(&extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
         if let Ok(url) = std::env::var("DYNAMO_PG_TEST_DATABASE_URL") {
             cmd.args(["--database-url", &url]);
         }
@@ -101,7 +113,10 @@ fn start_server(extra_args: &[&str]) -> String {
         }
         if !sent {
             let status = child.wait();
-            tx.send(Err(format!("dynamo-pg exited before listening: {status:?}"))).ok();
+            tx.send(Err(format!(
+                "dynamo-pg exited before listening: {status:?}"
+            )))
+            .ok();
             return;
         }
         // Keep draining stdout and keep this thread (the child's parent thread) alive.
@@ -112,7 +127,9 @@ fn start_server(extra_args: &[&str]) -> String {
             std::thread::park();
         }
     });
-    rx.recv().expect("server thread").expect("dynamo-pg did not start")
+    rx.recv()
+        .expect("server thread")
+        .expect("dynamo-pg did not start")
 }
 
 /// A raw HTTP request to the server: (status, headers, body). For protocol-level tests.
@@ -136,7 +153,10 @@ pub async fn raw_to(
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = endpoint.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -145,16 +165,26 @@ pub async fn raw_to(
     stream.write_all(body).await.expect("write body");
     let mut buf = Vec::new();
     stream.read_to_end(&mut buf).await.expect("read");
-    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
     let head = String::from_utf8_lossy(&buf[..split]).to_string();
     let mut body = buf[split + 4..].to_vec();
     let mut lines = head.lines();
-    let status: u16 = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status");
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
         body = dechunk(&body);
     }
     (status, headers, body)
@@ -163,8 +193,11 @@ pub async fn raw_to(
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let Some(pos) = data.windows(2).position(|w| w == b"\r\n") else { break };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..pos]).trim(), 16).unwrap_or(0);
+        let Some(pos) = data.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..pos]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -192,5 +225,8 @@ pub async fn call(op: &str, body: serde_json::Value) -> (u16, serde_json::Value)
         body.to_string().as_bytes(),
     )
     .await;
-    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }

@@ -15,7 +15,10 @@ const MAX_LIMIT: i64 = 100;
 
 /// Runs DescribeStream.
 pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
-    let limit = input.get("Limit").and_then(Value::as_i64).unwrap_or(MAX_LIMIT);
+    let limit = input
+        .get("Limit")
+        .and_then(Value::as_i64)
+        .unwrap_or(MAX_LIMIT);
     if limit > MAX_LIMIT {
         return Err(ApiError::validation(format!(
             "One or more parameter values were invalid: Limit cannot be greater than the maximum: {MAX_LIMIT}"
@@ -23,7 +26,9 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     }
     let arn = str_member(&input, "StreamArn").unwrap_or_default();
     let Some(stream) = find_stream(ctx, arn).await? else {
-        return Err(ApiError::not_found(format!("Requested resource not found: Stream: {arn} not found")));
+        return Err(ApiError::not_found(format!(
+            "Requested resource not found: Stream: {arn} not found"
+        )));
     };
     let mut shards = ctx.storage.stream_shards(stream.stream_id).await?;
     // Our shards never split, so no shard has children.
@@ -42,17 +47,30 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         .iter()
         .map(|s| {
             let mut range = Map::new();
-            range.insert("StartingSequenceNumber".into(), sequence_number(s.shard, 1).into());
+            range.insert(
+                "StartingSequenceNumber".into(),
+                sequence_number(s.shard, 1).into(),
+            );
             if let Some(end) = s.ending_seq {
-                range.insert("EndingSequenceNumber".into(), sequence_number(s.shard, end).into());
+                range.insert(
+                    "EndingSequenceNumber".into(),
+                    sequence_number(s.shard, end).into(),
+                );
             }
             json!({"ShardId": s.shard_id, "SequenceNumberRange": Value::Object(range)})
         })
         .collect();
     let mut description = Map::new();
-    description.insert("StreamArn".into(), stream_arn(ctx, &stream.table_name, &stream.label).into());
+    description.insert(
+        "StreamArn".into(),
+        stream_arn(ctx, &stream.table_name, &stream.label).into(),
+    );
     description.insert("StreamLabel".into(), stream.label.clone().into());
-    let status = if stream.closed_at.is_some() { "DISABLED" } else { "ENABLED" };
+    let status = if stream.closed_at.is_some() {
+        "DISABLED"
+    } else {
+        "ENABLED"
+    };
     description.insert("StreamStatus".into(), status.into());
     description.insert("StreamViewType".into(), stream.view_type.clone().into());
     description.insert("CreationRequestDateTime".into(), stream.created_at.into());

@@ -22,7 +22,10 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let Some((iterator, arn)) = Iterator::decode(secret, text) else {
         return Err(ApiError::validation("Invalid ShardIterator"));
     };
-    let limit = input.get("Limit").and_then(Value::as_i64).unwrap_or(MAX_LIMIT);
+    let limit = input
+        .get("Limit")
+        .and_then(Value::as_i64)
+        .unwrap_or(MAX_LIMIT);
     if limit > MAX_LIMIT {
         return Err(ApiError::validation(format!(
             "One or more parameter values were invalid: Limit should be less than or equal to {MAX_LIMIT}"
@@ -39,8 +42,14 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
             ),
         ));
     }
-    let Some(read) = ctx.storage.read_shard(iterator.stream_id, iterator.shard, iterator.position, limit).await? else {
-        return Err(ApiError::not_found("Requested resource not found: Stream not found"));
+    let Some(read) = ctx
+        .storage
+        .read_shard(iterator.stream_id, iterator.shard, iterator.position, limit)
+        .await?
+    else {
+        return Err(ApiError::not_found(
+            "Requested resource not found: Stream not found",
+        ));
     };
     if iterator.position <= read.trimmed_seq {
         return Err(trimmed());
@@ -53,13 +62,24 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         record["dynamodb"]["SequenceNumber"] = sequence_number(iterator.shard, *seq).into();
         records.push(record);
     }
-    let next = read.records.last().map(|(seq, _)| seq + 1).unwrap_or(iterator.position);
+    let next = read
+        .records
+        .last()
+        .map(|(seq, _)| seq + 1)
+        .unwrap_or(iterator.position);
     let mut out = Map::new();
     out.insert("Records".into(), records.into());
     let finished = read.ending_seq.is_some_and(|end| next > end);
     if !finished {
-        let next_iterator = Iterator { position: next, issued_ms: now, ..iterator };
-        out.insert("NextShardIterator".into(), next_iterator.encode(secret, arn)?.into());
+        let next_iterator = Iterator {
+            position: next,
+            issued_ms: now,
+            ..iterator
+        };
+        out.insert(
+            "NextShardIterator".into(),
+            next_iterator.encode(secret, arn)?.into(),
+        );
     }
     Ok(json!(out))
 }

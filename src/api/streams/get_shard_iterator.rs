@@ -29,7 +29,11 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let by_sequence = matches!(kind, "AT_SEQUENCE_NUMBER" | "AFTER_SEQUENCE_NUMBER");
     match (by_sequence, sequence) {
         (true, None) => return Err(invalid("Invalid SequenceNumber")),
-        (false, Some(_)) => return Err(invalid("SequenceNumber should not be passed for this iterator type")),
+        (false, Some(_)) => {
+            return Err(invalid(
+                "SequenceNumber should not be passed for this iterator type",
+            ))
+        }
         _ => {}
     }
     let arn = str_member(&input, "StreamArn").unwrap_or_default();
@@ -49,7 +53,11 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
                 Some((k, n)) if k == shard.shard && n >= 1 => n,
                 _ => return Err(ApiError::validation("Invalid SequenceNumber for the shard")),
             };
-            let position = if kind == "AFTER_SEQUENCE_NUMBER" { seq + 1 } else { seq };
+            let position = if kind == "AFTER_SEQUENCE_NUMBER" {
+                seq + 1
+            } else {
+                seq
+            };
             if position <= shard.trimmed_seq {
                 return Err(trimmed());
             }
@@ -57,7 +65,12 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         }
         _ => return Err(invalid("Invalid ShardIteratorType")),
     };
-    let iterator = Iterator { stream_id: stream.stream_id, shard: shard.shard, position, issued_ms: now_ms() };
+    let iterator = Iterator {
+        stream_id: stream.stream_id,
+        shard: shard.shard,
+        position,
+        issued_ms: now_ms(),
+    };
     let secret = ctx.storage.iterator_secret().await?;
     let text = iterator.encode(secret, &stream_arn(ctx, &stream.table_name, &stream.label))?;
     Ok(json!({ "ShardIterator": text }))

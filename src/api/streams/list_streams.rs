@@ -14,7 +14,10 @@ const MAX_LIMIT: i64 = 100;
 
 /// Runs ListStreams.
 pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
-    let limit = input.get("Limit").and_then(Value::as_i64).unwrap_or(MAX_LIMIT);
+    let limit = input
+        .get("Limit")
+        .and_then(Value::as_i64)
+        .unwrap_or(MAX_LIMIT);
     if limit > MAX_LIMIT {
         return Err(ApiError::validation(format!(
             "One or more parameter values were invalid: Limit cannot be greater than the maximum allowed size: {MAX_LIMIT}"
@@ -47,7 +50,10 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     out.insert("Streams".into(), list.into());
     if more {
         if let Some(last) = streams.last() {
-            out.insert("LastEvaluatedStreamArn".into(), stream_arn(ctx, &last.table_name, &last.label).into());
+            out.insert(
+                "LastEvaluatedStreamArn".into(),
+                stream_arn(ctx, &last.table_name, &last.label).into(),
+            );
         }
     }
     Ok(Value::Object(out))

@@ -53,8 +53,12 @@ pub fn parse_stream_arn<'a>(ctx: &Ctx, arn: &'a str) -> Option<(&'a str, &'a str
 /// has it enabled (disabled or deleted meanwhile, possibly by another instance) is closed here,
 /// so that it reports DISABLED and its shards their ending sequence numbers at once.
 pub async fn find_stream(ctx: &Ctx, arn: &str) -> ApiResult<Option<StreamInfo>> {
-    let Some((table, label)) = parse_stream_arn(ctx, arn) else { return Ok(None) };
-    let Some(stream) = ctx.storage.stream(table, label).await? else { return Ok(None) };
+    let Some((table, label)) = parse_stream_arn(ctx, arn) else {
+        return Ok(None);
+    };
+    let Some(stream) = ctx.storage.stream(table, label).await? else {
+        return Ok(None);
+    };
     if stream.closed_at.is_some() {
         return Ok(Some(stream));
     }
@@ -107,7 +111,9 @@ impl Iterator {
     pub fn decode<'a>(secret: &[u8], text: &'a str) -> Option<(Iterator, &'a str)> {
         let (prefix, token) = text.rsplit_once('|')?;
         let arn = prefix.strip_suffix(&format!("|{ITERATOR_VERSION}"))?;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .ok()?;
         if bytes.len() != PAYLOAD_BYTES + TAG_BYTES || bytes[0] != ITERATOR_VERSION {
             return None;
         }
@@ -116,9 +122,20 @@ impl Iterator {
         m.update(arn.as_bytes());
         m.update(payload);
         m.verify_truncated_left(tag).ok()?;
-        let i64_at = |at: usize| payload.get(at..at + 8)?.try_into().ok().map(i64::from_be_bytes);
+        let i64_at = |at: usize| {
+            payload
+                .get(at..at + 8)?
+                .try_into()
+                .ok()
+                .map(i64::from_be_bytes)
+        };
         let shard = i16::from_be_bytes(payload.get(9..11)?.try_into().ok()?);
-        let iterator = Iterator { stream_id: i64_at(1)?, shard, position: i64_at(11)?, issued_ms: i64_at(19)? };
+        let iterator = Iterator {
+            stream_id: i64_at(1)?,
+            shard,
+            position: i64_at(11)?,
+            issued_ms: i64_at(19)?,
+        };
         Some((iterator, arn))
     }
 }
@@ -135,7 +152,9 @@ pub fn now_ms() -> i64 {
 /// service's ExpiredIteratorException message uses.
 pub fn java_date(ms: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let secs = ms.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -166,19 +185,37 @@ mod tests {
 
     #[test]
     fn iterators_round_trip_and_reject_tampering() {
-        let it = Iterator { stream_id: 7, shard: 3, position: 123_456, issued_ms: 1_700_000_000_000 };
-        let text = it.encode(KEY, "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/x").unwrap();
+        let it = Iterator {
+            stream_id: 7,
+            shard: 3,
+            position: 123_456,
+            issued_ms: 1_700_000_000_000,
+        };
+        let text = it
+            .encode(
+                KEY,
+                "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/x",
+            )
+            .unwrap();
         assert!(text.starts_with("arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/x|1|"));
         let arn = "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/x";
         assert_eq!(Iterator::decode(KEY, &text), Some((it, arn)));
         assert_eq!(Iterator::decode(b"another key", &text), None);
         // The ARN is signed too.
-        assert_eq!(Iterator::decode(KEY, &text.replace("table/t/", "table/u/")), None);
+        assert_eq!(
+            Iterator::decode(KEY, &text.replace("table/t/", "table/u/")),
+            None
+        );
         // Flip one bit of the payload: the signature no longer matches.
         let token = text.rsplit('|').next().unwrap();
-        let mut bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).unwrap();
+        let mut bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .unwrap();
         bytes[12] ^= 1;
-        let forged = format!("{arn}|1|{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
+        let forged = format!(
+            "{arn}|1|{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        );
         assert_eq!(Iterator::decode(KEY, &forged), None);
         assert_eq!(Iterator::decode(KEY, "garbage"), None);
         assert_eq!(Iterator::decode(KEY, ""), None);

@@ -1,0 +1,79 @@
+//! Query: the items of one partition (of the table or an index), in sort-key order, a page at
+//! a time, optionally narrowed by a sort-key condition and filtered after the read.
+
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+use crate::expr::{self, Comparator, RangeCondition};
+use crate::model::item_from_json;
+use crate::storage::layout::AccessPath;
+use crate::storage::read::{RangeRead, SortCondition};
+
+use super::common::{enum_member, resolve_table, str_member};
+use super::expressions::{check_mix, Expressions, QueryKeys, QUERY};
+use super::paging::read_page;
+use super::read::{response, select, start_key, Target};
+use super::Ctx;
+
+/// Runs Query.
+pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
+    // The request's own rules.
+    check_mix(&input, &QUERY)?;
+    if let Some(start) = input.get("ExclusiveStartKey") {
+        item_from_json(start)?;
+    }
+    if input.get("KeyConditions").is_none() && input.get("KeyConditionExpression").is_none() {
+        return Err(ApiError::validation(
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+        ));
+    }
+
+    // The table, the index, and the expressions checked against the key queried.
+    let def = resolve_table(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
+    let target = Target::new(&def, str_member(&input, "IndexName"))?;
+    let key = target.key();
+    let schema = expr::KeySchema {
+        hash_name: &key.hash.name,
+        hash_type: key.hash.ty.as_str(),
+        range: key.range.as_ref().map(|r| (r.name.as_str(), r.ty.as_str())),
+    };
+    let expressions = Expressions::parse(&input, &QUERY, Some(&QueryKeys { schema }))?;
+    let Some(key_condition) = expressions.key_condition else {
+        return Err(ApiError::validation("Query condition missed key schema element"));
+    };
+    let consistent = input.get("ConsistentRead").and_then(Value::as_bool).unwrap_or(false);
+    let select = select(&input, &target, expressions.projection, consistent)?;
+
+    // Where to start: a start key must lie in the partition queried.
+    let path = AccessPath::new(&def, target.index);
+    let start = start_key(&input, &target, &path)?;
+    if let Some((start_item, _)) = &start {
+        if start_item.get(&key_condition.hash_name) != Some(&key_condition.hash_value) {
+            return Err(ApiError::validation(
+                "The provided starting key is outside query boundaries based on provided conditions",
+            ));
+        }
+    }
+
+    let sort = key_condition.range.map(|(_, condition)| match condition {
+        RangeCondition::Compare(Comparator::Lt, v) => SortCondition::Lt(v),
+        RangeCondition::Compare(Comparator::Le, v) => SortCondition::Le(v),
+        RangeCondition::Compare(Comparator::Gt, v) => SortCondition::Gt(v),
+        RangeCondition::Compare(Comparator::Ge, v) => SortCondition::Ge(v),
+        RangeCondition::Compare(_, v) => SortCondition::Eq(v),
+        RangeCondition::Between(a, b) => SortCondition::Between(a, b),
+        RangeCondition::BeginsWith(prefix) => SortCondition::BeginsWith(prefix),
+    });
+    let read = RangeRead {
+        path,
+        partition: Some(key_condition.hash_value),
+        sort,
+        forward: input.get("ScanIndexForward").and_then(Value::as_bool).unwrap_or(true),
+        after: start.map(|(_, position)| position),
+        segment: None,
+    };
+    let limit = input.get("Limit").and_then(Value::as_u64).map(|l| l as usize);
+    let filter = expressions.filter;
+    let page = read_page(ctx, &def, read, limit, |item| Ok(filter.as_ref().is_none_or(|f| f.evaluate(item)))).await?;
+    Ok(response(page, &select, &target, consistent, enum_member(&input, "ReturnConsumedCapacity", "NONE")))
+}
