@@ -89,7 +89,7 @@ async fn serve(
     .await?;
 
     // Background workers (TTL sweeper, stream trimmer); they stop when this guard is dropped.
-    let _workers = dynamo_pg::workers::spawn(storage.clone(), settings);
+    let workers = dynamo_pg::workers::spawn(storage.clone(), settings);
 
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
@@ -113,7 +113,7 @@ async fn serve(
         endpoint_address: addr.to_string(),
         credentials: std::sync::RwLock::new(Arc::new(settings.credential_store())),
     });
-    tokio::spawn(reload_on_sighup(ctx.clone(), tls.clone()));
+    tokio::spawn(reload_on_sighup(Arc::downgrade(&ctx), tls.clone()));
     let scheme = if tls.is_some() { "https" } else { "http" };
     // Scripts and the test harness read this line to learn the port.
     println!("dynamo-pg listening on {scheme}://{addr}");
@@ -126,6 +126,8 @@ async fn serve(
         shutdown_timeout: Settings::duration(settings.shutdown_timeout),
     };
     dynamo_pg::server::serve(listener, ctx, options, shutdown_signal()).await;
+    // Let a worker finish its current transaction before PostgreSQL (if embedded) is stopped.
+    workers.stop().await;
     tracing::info!("shut down");
     Ok(())
 }
@@ -133,13 +135,20 @@ async fn serve(
 /// SIGHUP re-reads the configuration and swaps in its credentials, and re-reads the TLS
 /// certificate and key, so keys and certificates can be rotated without a restart. Whatever no
 /// longer loads keeps its old value.
-async fn reload_on_sighup(ctx: Arc<Ctx>, tls: Option<Arc<Tls>>) {
+///
+/// The task holds the context weakly, so that it keeps no database connection open once the
+/// server has stopped.
+async fn reload_on_sighup(ctx: std::sync::Weak<Ctx>, tls: Option<Arc<Tls>>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         return;
     };
     while hup.recv().await.is_some() {
-        match Settings::load(&Cli::parse()) {
+        let Some(ctx) = ctx.upgrade() else { return };
+        let loaded = Cli::try_parse()
+            .map_err(|e| e.to_string())
+            .and_then(|cli| Settings::load(&cli).map_err(|e| e.to_string()));
+        match loaded {
             Ok(settings) => {
                 let store = Arc::new(settings.credential_store());
                 tracing::info!(keys = store.len(), "credentials reloaded");

@@ -54,7 +54,7 @@ fn item_with(pk: &str, sk: &str, n: &str) -> Value {
             "age": {"N": "36"},
             "tags": {"L": [{"S": "analytical"}, {"S": "engine"}, {"S": "poetry"}, {"S": "science"}]},
             "address": {"M": {
-                "street": {"S": "12 St James's Square"},
+                "street": {"S": "12 St James Square"},
                 "city": {"S": "London"},
                 "zip": {"N": "10001"}
             }},

@@ -4,8 +4,8 @@
 //!
 //! Grammar and evaluation are kept apart (as dynalite does):
 //!
-//! - [`lexer`], [`syntax`]: tokens and the syntax tree, for every kind;
-//! - [`resolve`]: from syntax tree to the checked [`ast`], applying DynamoDB's static rules in
+//! - `lexer`, `syntax`: tokens and the syntax tree, for every kind;
+//! - `resolve`: from syntax tree to the checked [`ast`], applying DynamoDB's static rules in
 //!   DynamoDB's order (which decides the error a user sees; see that module);
 //! - [`eval`], [`update`], [`projection`], [`key_condition`]: what the checked forms do;
 //! - [`legacy`]: Expected, QueryFilter/ScanFilter, AttributeUpdates, AttributesToGet and

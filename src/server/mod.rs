@@ -76,7 +76,8 @@ pub async fn serve(
     options: ServerOptions,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    observe::register_pool_gauges(&ctx.storage);
+    let pool_gauges = Arc::new(ctx.storage.clone());
+    observe::register_pool_gauges(&pool_gauges);
     let shutdown_timeout = options.shutdown_timeout;
     let builder = Arc::new(connection_builder(&options));
     let state = Arc::new(State {
@@ -118,6 +119,7 @@ pub async fn serve(
             shutdown_timeout.as_secs_f64()
         );
     }
+    drop(pool_gauges);
 }
 
 /// HTTP/1.1 and HTTP/2 settings shared by all connections.

@@ -2,7 +2,7 @@
 //! outcome, connections, TLS failures, and the PostgreSQL pool, all in [`crate::metrics`].
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use crate::metrics::{self, Counter, Gauge, Histogram, LATENCY_BUCKETS};
@@ -140,38 +140,39 @@ impl Drop for GaugeGuard {
     }
 }
 
-/// The PostgreSQL pool's figures, read at each scrape.
-pub(crate) fn register_pool_gauges(storage: &Storage) {
+/// The PostgreSQL pool's figures, read at each scrape. The registry outlives the server, so the
+/// gauges hold the storage weakly: once the server is done they read 0 and keep no connection
+/// open (the embedded PostgreSQL is stopped right after).
+pub(crate) fn register_pool_gauges(storage: &Arc<Storage>) {
     let registry = metrics::global();
-    let s = storage.clone();
-    registry.gauge_fn(
-        "dynamo_pg_db_pool_max_connections",
-        "Largest number of PostgreSQL connections the request pool may open.",
-        &[],
-        move || s.pool_status().max_size as f64,
-    );
-    let s = storage.clone();
-    registry.gauge_fn(
-        "dynamo_pg_db_pool_connections",
-        "PostgreSQL connections the request pool has open.",
-        &[],
-        move || s.pool_status().size as f64,
-    );
-    let s = storage.clone();
-    registry.gauge_fn(
-        "dynamo_pg_db_pool_connections_in_use",
-        "PostgreSQL connections checked out by requests now.",
-        &[],
-        move || {
-            let st = s.pool_status();
-            st.size.saturating_sub(st.available) as f64
-        },
-    );
-    let s = storage.clone();
-    registry.gauge_fn(
-        "dynamo_pg_db_pool_waiting",
-        "Requests waiting for a PostgreSQL connection now.",
-        &[],
-        move || s.pool_status().waiting as f64,
-    );
+    let gauges: [(&str, &str, fn(&deadpool_postgres::Status) -> usize); 4] = [
+        (
+            "dynamo_pg_db_pool_max_connections",
+            "Largest number of PostgreSQL connections the request pool may open.",
+            |st| st.max_size,
+        ),
+        (
+            "dynamo_pg_db_pool_connections",
+            "PostgreSQL connections the request pool has open.",
+            |st| st.size,
+        ),
+        (
+            "dynamo_pg_db_pool_connections_in_use",
+            "PostgreSQL connections checked out by requests now.",
+            |st| st.size.saturating_sub(st.available),
+        ),
+        (
+            "dynamo_pg_db_pool_waiting",
+            "Requests waiting for a PostgreSQL connection now.",
+            |st| st.waiting,
+        ),
+    ];
+    for (name, help, read) in gauges {
+        let weak: Weak<Storage> = Arc::downgrade(storage);
+        registry.gauge_fn(name, help, &[], move || {
+            weak.upgrade()
+                .map(|s| read(&s.pool_status()) as f64)
+                .unwrap_or(0.0)
+        });
+    }
 }

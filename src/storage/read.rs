@@ -47,9 +47,29 @@ pub struct Row {
 impl Storage {
     /// Reads up to `limit` rows of `read`, in order. An empty result means the range is done.
     pub async fn read_range(&self, def: &TableDef, read: &RangeRead<'_>, limit: i64) -> Result<Vec<Row>, ApiError> {
-        let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-        let next = |v: SqlValue, params: &mut Vec<Box<dyn ToSql + Sync + Send>>| {
-            params.push(Box::new(v));
+        let (sql, params) = range_sql(def, read, limit)?;
+        let conn = self.conn().await?;
+        let stmt = conn.prepare_cached(&sql).await.map_err(db_error)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let rows = conn.query(&stmt, &refs).await.map_err(db_error)?;
+        rows.into_iter()
+            .map(|r| {
+                let item = crate::model::item_from_storage(&r.get::<_, serde_json::Value>(0))?;
+                let size: i32 = r.get(1);
+                Ok(Row { item, size: size.max(0) as usize })
+            })
+            .collect()
+    }
+}
+
+/// The SQL and parameters of a range read: one index range scan on the table's primary key (or
+/// a secondary index's expression index) in the order asked, bounded by `limit`. Public so that
+/// tests can EXPLAIN exactly what a request runs.
+pub fn range_sql(def: &TableDef, read: &RangeRead<'_>, limit: i64) -> Result<(String, Vec<SqlValue>), ApiError> {
+    {
+        let mut params: Vec<SqlValue> = Vec::new();
+        let next = |v: SqlValue, params: &mut Vec<SqlValue>| {
+            params.push(v);
             params.len()
         };
         let mut conditions: Vec<String> = Vec::new();
@@ -64,7 +84,7 @@ impl Storage {
             free = &path.order[path.partition.len()..];
         }
         if let (Some(condition), Some(column)) = (&read.sort, &path.sort) {
-            let mut bound = |op: &str, v: &AttributeValue, params: &mut Vec<Box<dyn ToSql + Sync + Send>>| {
+            let mut bound = |op: &str, v: &AttributeValue, params: &mut Vec<SqlValue>| {
                 let p = column.param(v).ok_or_else(mismatch)?;
                 let n = next(p, params);
                 conditions.push(format!("{} {op} {}", column.sql, column.param_sql(n)));
@@ -122,17 +142,7 @@ impl Storage {
             conds = conditions.join(" AND "),
             order = if order.is_empty() { "1".to_string() } else { order.join(", ") },
         );
-        let conn = self.conn().await?;
-        let stmt = conn.prepare_cached(&sql).await.map_err(db_error)?;
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-        let rows = conn.query(&stmt, &refs).await.map_err(db_error)?;
-        rows.into_iter()
-            .map(|r| {
-                let item = crate::model::item_from_storage(&r.get::<_, serde_json::Value>(0))?;
-                let size: i32 = r.get(1);
-                Ok(Row { item, size: size.max(0) as usize })
-            })
-            .collect()
+        Ok((sql, params))
     }
 }
 

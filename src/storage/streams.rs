@@ -259,6 +259,15 @@ pub async fn append_change(
     .await
 }
 
+/// The records one transaction appends to one shard, in change order.
+struct ShardGroup<'a> {
+    /// (table name, stream label, shard): the order shard locks are taken in.
+    key: (&'a str, &'a str, i16),
+    /// The table, to register its stream if that never happened.
+    def: &'a TableDef,
+    records: Vec<String>,
+}
+
 /// Appends the records of several changes made in one transaction, in their order per item (see
 /// the module documentation). Shard counters are locked in one global order (table name,
 /// stream label, shard), so concurrent multi-item transactions cannot deadlock on them.
@@ -266,9 +275,7 @@ pub async fn append_changes(
     tx: &deadpool_postgres::Transaction<'_>,
     changes: &[Change<'_>],
 ) -> Result<(), ApiError> {
-    // (table name, label, shard) -> records in change order, plus the table to (re)create the
-    // stream from.
-    let mut groups: Vec<((&str, &str, i16), &TableDef, Vec<String>)> = Vec::new();
+    let mut groups: Vec<ShardGroup<'_>> = Vec::new();
     for change in changes {
         let Some(spec) = enabled_stream(change.def) else {
             continue;
@@ -277,13 +284,22 @@ pub async fn append_changes(
             continue;
         };
         let key = (change.def.name.as_str(), spec.label.as_str(), shard);
-        match groups.iter_mut().find(|(k, _, _)| *k == key) {
-            Some((_, _, records)) => records.push(record),
-            None => groups.push((key, change.def, vec![record])),
+        match groups.iter_mut().find(|g| g.key == key) {
+            Some(group) => group.records.push(record),
+            None => groups.push(ShardGroup {
+                key,
+                def: change.def,
+                records: vec![record],
+            }),
         }
     }
-    groups.sort_by(|a, b| a.0.cmp(&b.0));
-    for ((table, label, shard), def, records) in &groups {
+    groups.sort_by(|a, b| a.key.cmp(&b.key));
+    for ShardGroup {
+        key: (table, label, shard),
+        def,
+        records,
+    } in &groups
+    {
         if append_group(tx, table, label, *shard, records).await? {
             continue;
         }

@@ -18,6 +18,17 @@ pub async fn endpoint() -> String {
     ENDPOINT.get_or_init(|| start_server(&[])).clone()
 }
 
+/// A tokio-postgres connection string for the shared test server's PostgreSQL (its embedded
+/// one listens on a Unix socket in its data folder), for tests that look underneath.
+pub async fn pg_conninfo() -> String {
+    endpoint().await;
+    if let Ok(url) = std::env::var("DYNAMO_PG_TEST_DATABASE_URL") {
+        return url;
+    }
+    let dir = std::env::temp_dir().join(format!("dynamo-pg-test-{}-0", std::process::id()));
+    format!("host={} port=5432 user=dynamo_pg dbname=dynamo_pg", dir.display())
+}
+
 /// Starts another server, with extra command-line arguments, for tests that need a different
 /// configuration (credentials, say). It lives until the test process ends.
 pub fn start_server_with(args: &[&str]) -> String {
