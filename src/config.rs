@@ -165,7 +165,12 @@ impl Settings {
             .set_default("database_timeout", 3.0)?
             .set_default("shutdown_timeout", 30.0)?;
         builder = match &cli.config {
-            Some(path) => builder.add_source(config::File::from(path.as_path()).required(true)),
+            // TOML whatever the extension (`dynamo-pg.conf`, a Kubernetes key without one).
+            Some(path) => builder.add_source(
+                config::File::from(path.as_path())
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            ),
             None => builder.add_source(config::File::with_name("dynamo-pg.toml").required(false)),
         };
         builder = builder.add_source(
@@ -271,5 +276,71 @@ impl Settings {
                 })
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_file(path: &std::path::Path) -> Result<Settings, config::ConfigError> {
+        Settings::load(&Cli {
+            config: Some(path.to_path_buf()),
+            ..Cli::default()
+        })
+    }
+
+    /// The example file and the Kubernetes ConfigMap ship with the project: they must load.
+    #[test]
+    fn the_shipped_configuration_files_load() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let example =
+            load_file(&root.join("deploy/dynamo-pg.example.toml")).expect("example config");
+        assert_eq!(example.listen, "0.0.0.0:8000");
+        assert_eq!(example.credentials.len(), 1);
+        assert_eq!(example.database_timeout, 3.0);
+
+        let configmap =
+            std::fs::read_to_string(root.join("deploy/kubernetes/configmap.yaml")).unwrap();
+        let toml: String = configmap
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("dynamo-pg.toml: |"))
+            .skip(1)
+            .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+            .collect();
+        assert!(toml.contains("listen"), "ConfigMap TOML not found");
+        let path =
+            std::env::temp_dir().join(format!("dynamo-pg-configmap-{}.toml", std::process::id()));
+        std::fs::write(&path, toml).unwrap();
+        let settings = load_file(&path);
+        let _ = std::fs::remove_file(&path);
+        let settings = settings.expect("ConfigMap config");
+        assert_eq!(settings.log_format, "json");
+        assert_eq!(settings.shutdown_timeout, 30.0);
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_timeouts_must_be_positive() {
+        let dir = std::env::temp_dir();
+        let write = |name: &str, text: &str| {
+            let path = dir.join(format!("dynamo-pg-{}-{name}.toml", std::process::id()));
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let half_tls = write("half-tls", "tls_cert = \"/x/cert.pem\"\n");
+        assert!(load_file(&half_tls)
+            .unwrap_err()
+            .to_string()
+            .contains("tls_key"));
+        let zero = write("zero", "body_timeout = 0\n");
+        assert!(load_file(&zero)
+            .unwrap_err()
+            .to_string()
+            .contains("body_timeout"));
+        let fraction = write("fraction", "header_timeout = 0.5\n");
+        assert_eq!(load_file(&fraction).unwrap().header_timeout, 0.5);
+        for p in [half_tls, zero, fraction] {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }

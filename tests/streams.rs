@@ -1181,3 +1181,65 @@ async fn stream_errors_name_the_missing_resource() {
         .unwrap();
     assert!(listed.streams().is_empty());
 }
+
+/// Measures PutItem throughput with 16 concurrent clients on a table without a stream and on
+/// one with a NEW_AND_OLD_IMAGES stream. Not a test: run it with
+/// `cargo test --release --test streams -- --ignored --nocapture put_throughput`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore]
+async fn put_throughput_with_and_without_a_stream() {
+    const CLIENTS: usize = 16;
+    const PUTS: usize = 4000;
+    let ddb = support::client().await;
+    for streamed in [false, true, false, true] {
+        let table = support::table_name("streams_bench");
+        if streamed {
+            create_streamed_table(&ddb, &table, StreamViewType::NewAndOldImages).await;
+        } else {
+            ddb.create_table()
+                .table_name(&table)
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name("pk")
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .unwrap(),
+                )
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name("pk")
+                        .key_type(KeyType::Hash)
+                        .build()
+                        .unwrap(),
+                )
+                .billing_mode(BillingMode::PayPerRequest)
+                .send()
+                .await
+                .unwrap();
+        }
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for c in 0..CLIENTS {
+            let (ddb, table) = (ddb.clone(), table.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in 0..PUTS / CLIENTS {
+                    ddb.put_item()
+                        .table_name(&table)
+                        .item("pk", s(&format!("k{c}-{i}")))
+                        .item("payload", s(&"x".repeat(200)))
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let elapsed = started.elapsed();
+        eprintln!(
+            "{PUTS} PutItems, {CLIENTS} clients, stream: {streamed}: {elapsed:?}, {:.0}/s",
+            PUTS as f64 / elapsed.as_secs_f64()
+        );
+    }
+}

@@ -19,6 +19,7 @@
 //! - `BENCH_ITEMS` (default 100,000), `BENCH_SECS` (default 5), `BENCH_CONNECTIONS` (default
 //!   `1,16,64`).
 //! - `BENCH_SERVER_ARGS`: extra dynamo-pg flags, e.g. `--pool-size 16 --log-level warn`.
+//! - `BENCH_SERVER_BIN`: the dynamo-pg binary to measure (default: the one `cargo bench` built).
 //! - `BENCH_PGBENCH`: the pgbench binary (default: next to `pg_config --bindir`, or
 //!   /usr/lib/postgresql/*/bin/pgbench).
 //! - Arguments after `--` select operations by name: `cargo bench -- get query`.
@@ -206,21 +207,26 @@ struct CpuShare {
     server: f64,
     /// The client: the load generator or pgbench.
     client: f64,
-    /// Everything else: PostgreSQL's backends, the kernel's network work, other processes.
+    /// PostgreSQL's processes.
     postgres: f64,
+    /// Share of the machine busy with anything else (the kernel's interrupt work, other
+    /// processes): noise when it is large.
+    other_pct: f64,
     /// Share of the machine left idle.
     idle_pct: f64,
 }
 
 impl CpuShare {
-    fn of(cpu: &CpuSample, client_us: u64, operations: f64) -> CpuShare {
+    fn of(cpu: &CpuSample, server_us: u64, client_us: u64, operations: f64) -> CpuShare {
         let per = |us: u64| us as f64 / operations.max(1.0);
-        let other = cpu.machine_busy.saturating_sub(cpu.server + client_us);
+        let total = cpu.machine_total.max(1) as f64;
+        let other = cpu.machine_busy.saturating_sub(server_us + client_us + cpu.postgres);
         CpuShare {
-            server: per(cpu.server),
+            server: per(server_us),
             client: per(client_us),
-            postgres: per(other),
-            idle_pct: 100.0 * (1.0 - cpu.machine_busy as f64 / cpu.machine_total.max(1) as f64),
+            postgres: per(cpu.postgres),
+            other_pct: 100.0 * other as f64 / total,
+            idle_pct: 100.0 * (1.0 - cpu.machine_busy as f64 / total),
         }
     }
 }
@@ -291,12 +297,20 @@ fn main() {
 async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(root);
     std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_dynamo-pg"));
+    let bin = std::env::var_os("BENCH_SERVER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dynamo-pg")));
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     println!(
         "dynamo-pg vs PostgreSQL alone: {} items of ~1 KB, {} s per run, connections {:?}, {cores} cores shared \
          by server, PostgreSQL and client (nothing pinned)",
         config.items, config.secs, config.connections
+    );
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "server: {}; load average before the run: {}",
+        bin.display(),
+        loadavg.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
     if !config.server_args.is_empty() {
         println!("server flags: {}", config.server_args.join(" "));
@@ -339,17 +353,17 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
         for &connections in &config.connections {
             let dynamo = if supported {
                 let watch = RssWatch::start(server.pid());
-                let before = CpuSample::now(server.pid());
+                let before = server.cpu();
                 let result = load::run(server.addr, &bodies.plan(op), connections, duration)
                     .await
                     .map_err(|e| format!("{} at {connections} connections: {e}", op.label()))?;
-                let cpu = CpuSample::now(server.pid()).since(&before);
+                let cpu = server.cpu().since(&before);
                 let rss = watch.finish();
                 rss_max = rss_max.max(rss);
                 if connections == 64 {
                     rss_max_64 = rss_max_64.max(rss);
                 }
-                let share = CpuShare::of(&cpu, cpu.generator, result.requests as f64);
+                let share = CpuShare::of(&cpu, cpu.server, cpu.generator, result.requests as f64);
                 eprintln!(
                     "  {:<40} {connections:>3} conns  dynamo-pg {:>9.0} req/s",
                     op.label(),
@@ -359,14 +373,11 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
             } else {
                 None
             };
-            let before = CpuSample::now(server.pid());
+            let before = server.cpu();
             let pg = pgbench.run(&op.scripts(), connections, config.secs)?;
-            let cpu = CpuSample::now(server.pid()).since(&before);
-            let share = CpuShare::of(
-                &CpuSample { server: cpu.server + cpu.generator, ..cpu },
-                pg.client_cpu_us,
-                pg.tps * config.secs as f64,
-            );
+            let cpu = server.cpu().since(&before);
+            // The idle server and benchmark process count as "other" here.
+            let share = CpuShare::of(&cpu, 0, pg.client_cpu_us, pg.tps * config.secs as f64);
             eprintln!("  {:<40} {connections:>3} conns  PostgreSQL {:>9.0} tx/s", op.label(), pg.tps);
             rows.push(Row { op, connections, dynamo, postgres: Some((pg.tps, share)) });
         }
@@ -547,19 +558,25 @@ fn print_results(rows: &[Row]) {
         );
     }
     println!();
-    println!("CPU per request (dynamo-pg) or per transaction (PostgreSQL alone), in microseconds; \"PostgreSQL\" is");
-    println!("all busy CPU not in the server or the client (backends, kernel networking, the rest of the machine).");
+    println!("CPU time per request (dynamo-pg) or per transaction (PostgreSQL alone), in microseconds, and the");
+    println!("share of both cores that was idle or busy with anything else (other processes, interrupts):");
     println!();
-    println!("| operation | connections | dynamo-pg: server | PostgreSQL | load generator | idle % | alone: PostgreSQL | pgbench | idle % |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| operation | connections | dynamo-pg: server µs | PostgreSQL µs | load generator µs | other % | idle % \
+         | alone: PostgreSQL µs | pgbench µs | other % | idle % |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let dynamo = match &row.dynamo {
-            Some((_, c)) => format!("{:.0} | {:.0} | {:.0} | {:.0}", c.server, c.postgres, c.client, c.idle_pct),
-            None => "n/a | n/a | n/a | n/a".into(),
+            Some((_, c)) => format!(
+                "{:.0} | {:.0} | {:.0} | {:.0} | {:.0}",
+                c.server, c.postgres, c.client, c.other_pct, c.idle_pct
+            ),
+            None => "n/a | n/a | n/a | n/a | n/a".into(),
         };
         let alone = match &row.postgres {
-            Some((_, c)) => format!("{:.0} | {:.0} | {:.0}", c.postgres, c.client, c.idle_pct),
-            None => "- | - | -".into(),
+            Some((_, c)) => format!("{:.0} | {:.0} | {:.0} | {:.0}", c.postgres, c.client, c.other_pct, c.idle_pct),
+            None => "- | - | - | -".into(),
         };
         println!("| {} | {} | {dynamo} | {alone} |", row.op.label(), row.connections);
     }

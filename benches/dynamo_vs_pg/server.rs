@@ -15,6 +15,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The directory that holds the embedded PostgreSQL's Unix socket.
     pub socket_dir: PathBuf,
+    /// The embedded PostgreSQL's data directory (it holds `postmaster.pid`).
+    pgdata: PathBuf,
 }
 
 impl Server {
@@ -52,12 +54,25 @@ impl Server {
         // Keep draining stdout so the server never blocks on it.
         std::thread::spawn(move || lines.for_each(drop));
         let socket_dir = find_socket_dir(data_dir, child.id())?;
-        Ok(Server { child, addr, socket_dir })
+        Ok(Server { child, addr, socket_dir, pgdata: data_dir.join("pgdata") })
     }
 
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The embedded PostgreSQL's postmaster, from `postmaster.pid` (0 if unreadable).
+    pub fn postmaster_pid(&self) -> u32 {
+        std::fs::read_to_string(self.pgdata.join("postmaster.pid"))
+            .ok()
+            .and_then(|s| s.lines().next()?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// CPU counters now.
+    pub fn cpu(&self) -> CpuSample {
+        CpuSample::now(self.pid(), self.postmaster_pid())
     }
 
     /// The server's resident memory now, in KiB (`VmRSS`).
@@ -119,13 +134,16 @@ pub struct CpuSample {
     pub machine_total: u64,
     /// The dynamo-pg process (all its threads).
     pub server: u64,
+    /// PostgreSQL: the postmaster, its live children (backends, background processes) and the
+    /// children it has reaped (backends that ended).
+    pub postgres: u64,
     /// This process: the load generator.
     pub generator: u64,
 }
 
 impl CpuSample {
     /// Reads the counters now.
-    pub fn now(server_pid: u32) -> CpuSample {
+    pub fn now(server_pid: u32, postmaster_pid: u32) -> CpuSample {
         let tick_us = 1_000_000 / clock_ticks_per_second();
         let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
         let fields: Vec<u64> = stat
@@ -141,8 +159,9 @@ impl CpuSample {
         CpuSample {
             machine_busy: (total - idle) * tick_us,
             machine_total: total * tick_us,
-            server: process_cpu_ticks(&server_pid.to_string()) * tick_us,
-            generator: process_cpu_ticks("self") * tick_us,
+            server: process_cpu_ticks(&server_pid.to_string()).0 * tick_us,
+            postgres: postgres_cpu_ticks(postmaster_pid) * tick_us,
+            generator: process_cpu_ticks("self").0 * tick_us,
         }
     }
 
@@ -152,20 +171,39 @@ impl CpuSample {
             machine_busy: self.machine_busy.saturating_sub(earlier.machine_busy),
             machine_total: self.machine_total.saturating_sub(earlier.machine_total),
             server: self.server.saturating_sub(earlier.server),
+            postgres: self.postgres.saturating_sub(earlier.postgres),
             generator: self.generator.saturating_sub(earlier.generator),
         }
     }
 }
 
-/// utime + stime of /proc/`pid`/stat, in clock ticks.
-fn process_cpu_ticks(pid: &str) -> u64 {
+/// From /proc/`pid`/stat, in clock ticks: (utime + stime, cutime + cstime, parent pid).
+fn process_cpu_ticks(pid: &str) -> (u64, u64, u32) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The command name is in parentheses and may hold spaces: count fields after the last ')'.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    // Fields 14 and 15 of the whole line are the 12th and 13th after the name.
-    let get = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    get(11) + get(12)
+    // Field k of the whole line (1-based, as in proc(5)) is fields[k - 3].
+    let get = |k: usize| fields.get(k - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    (get(14) + get(15), get(16) + get(17), get(4) as u32)
+}
+
+/// CPU ticks of the postmaster `pid` with everything under it, live or ended.
+fn postgres_cpu_ticks(pid: u32) -> u64 {
+    if pid == 0 {
+        return 0;
+    }
+    let (own, reaped, _) = process_cpu_ticks(&pid.to_string());
+    let live: u64 = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())).map(String::from))
+        .map(|child| process_cpu_ticks(&child))
+        .filter(|(_, _, parent)| *parent == pid)
+        .map(|(ticks, _, _)| ticks)
+        .sum();
+    own + reaped + live
 }
 
 fn clock_ticks_per_second() -> u64 {

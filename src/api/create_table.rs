@@ -131,7 +131,7 @@ pub fn parse_definition(input: &Value) -> ApiResult<TableDef> {
     })
 }
 
-fn parse_attribute_definitions(list: &[Value]) -> ApiResult<Vec<KeyAttr>> {
+pub(super) fn parse_attribute_definitions(list: &[Value]) -> ApiResult<Vec<KeyAttr>> {
     let mut out: Vec<KeyAttr> = Vec::new();
     for d in list {
         let name = str_member(d, "AttributeName").unwrap_or_default().to_string();
@@ -147,7 +147,7 @@ fn parse_attribute_definitions(list: &[Value]) -> ApiResult<Vec<KeyAttr>> {
 
 /// Parses a table's or an index's KeySchema list against the attribute definitions, with the
 /// service's checks in its order.
-fn parse_key_schema(elements: &[Value], definitions: &[KeyAttr]) -> ApiResult<KeySchema> {
+pub(super) fn parse_key_schema(elements: &[Value], definitions: &[KeyAttr]) -> ApiResult<KeySchema> {
     let names: Vec<&str> = elements.iter().map(|e| str_member(e, "AttributeName").unwrap_or_default()).collect();
     let defined: Vec<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
     if names.iter().any(|n| !defined.contains(n)) {
@@ -177,7 +177,7 @@ fn parse_key_schema(elements: &[Value], definitions: &[KeyAttr]) -> ApiResult<Ke
 }
 
 /// The KeySchema list of an index, which must not be empty.
-fn index_key_elements(spec: &Value) -> ApiResult<&[Value]> {
+pub(super) fn index_key_elements(spec: &Value) -> ApiResult<&[Value]> {
     match spec.get("KeySchema").and_then(Value::as_array) {
         Some(list) if !list.is_empty() && list.len() <= 2 => Ok(list),
         Some(list) if list.len() > 2 => Err(ApiError::validation(
@@ -189,7 +189,7 @@ fn index_key_elements(spec: &Value) -> ApiResult<&[Value]> {
     }
 }
 
-fn parse_projection(value: Option<&Value>) -> ApiResult<Projection> {
+pub(super) fn parse_projection(value: Option<&Value>) -> ApiResult<Projection> {
     let Some(projection_type) = value.and_then(|p| str_member(p, "ProjectionType")) else {
         return Err(invalid("Unknown ProjectionType: null"));
     };

@@ -17,6 +17,7 @@ mod describe_table;
 mod describe_time_to_live;
 mod expressions;
 mod get_item;
+mod index_updates;
 mod list_tables;
 mod paging;
 mod projection;

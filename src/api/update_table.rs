@@ -29,10 +29,8 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
         ));
     }
-    if has("GlobalSecondaryIndexUpdates") || has("ReplicaUpdates") {
-        return Err(ApiError::validation(
-            "GlobalSecondaryIndexUpdates and ReplicaUpdates are not supported by dynamo-pg yet",
-        ));
+    if has("ReplicaUpdates") {
+        return Err(ApiError::validation("ReplicaUpdates (global tables) are not supported by dynamo-pg yet"));
     }
     let def = resolve_table_for_control(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
     let mut new = (*def).clone();
@@ -111,14 +109,22 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         }
     }
 
+    let index_work = super::index_updates::apply(&input, &mut new)?;
     ctx.storage.save_table(&new).await?;
+    if index_work {
+        ctx.storage.wake_index_builder();
+    }
     match (enabled_stream(&def), enabled_stream(&new)) {
         (Some(old), None) => ctx.storage.close_stream(&def.name, &old.label).await?,
         (None, Some(_)) => ctx.storage.open_stream(&new).await?,
         _ => {}
     }
     let mut description = describe_table(ctx, &new, None).await?;
-    if new.billing_mode != def.billing_mode || new.throughput != def.throughput || new.stream != def.stream {
+    if index_work
+        || new.billing_mode != def.billing_mode
+        || new.throughput != def.throughput
+        || new.stream != def.stream
+    {
         description["TableStatus"] = "UPDATING".into();
     }
     Ok(json!({ "TableDescription": description }))

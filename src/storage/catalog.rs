@@ -165,6 +165,52 @@ impl Storage {
         Ok((row.get(0), row.get(1)))
     }
 
+    /// The definition as stored now, bypassing the cache.
+    pub async fn load_table(&self, name: &str) -> Result<Option<TableDef>, ApiError> {
+        let conn = self.conn().await?;
+        let row = conn
+            .query_opt("SELECT definition FROM dynamo_tables WHERE namespace = $1 AND name = $2", &[&DEFAULT_NAMESPACE, &name])
+            .await
+            .map_err(db_error)?;
+        row.map(|r| {
+            serde_json::from_value(r.get(0)).map_err(|e| ApiError::internal(format!("corrupt catalog entry for {name}: {e}")))
+        })
+        .transpose()
+    }
+
+    /// Changes a table's definition under the catalog row's lock, so that concurrent changes
+    /// (from other requests or other server instances) are never lost. Returns the new
+    /// definition, or `None` when the table is gone.
+    pub async fn modify_table<F>(&self, name: &str, change: F) -> Result<Option<TableDef>, ApiError>
+    where
+        F: FnOnce(&mut TableDef) -> Result<(), ApiError>,
+    {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db_error)?;
+        let row = tx
+            .query_opt(
+                "SELECT definition FROM dynamo_tables WHERE namespace = $1 AND name = $2 FOR UPDATE",
+                &[&DEFAULT_NAMESPACE, &name],
+            )
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let mut def: TableDef = serde_json::from_value(row.get(0))
+            .map_err(|e| ApiError::internal(format!("corrupt catalog entry for {name}: {e}")))?;
+        change(&mut def)?;
+        let json = serde_json::to_value(&def).map_err(|e| ApiError::internal(e.to_string()))?;
+        tx.execute(
+            "UPDATE dynamo_tables SET definition = $3, version = version + 1 WHERE namespace = $1 AND name = $2",
+            &[&DEFAULT_NAMESPACE, &name, &json],
+        )
+        .await
+        .map_err(db_error)?;
+        notify(&tx, name).await?;
+        tx.commit().await.map_err(db_error)?;
+        self.forget(name);
+        Ok(Some(def))
+    }
+
     /// Drops a cached definition after a change.
     fn forget(&self, name: &str) {
         self.cache.forget(name);

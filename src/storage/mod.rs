@@ -6,6 +6,7 @@
 
 mod cache;
 pub mod catalog;
+mod index_builder;
 pub mod items;
 mod key;
 pub mod layout;
@@ -33,6 +34,8 @@ pub struct Storage {
     cache: Arc<cache::CatalogCache>,
     /// The shard-iterator signing key, read from the database once (see `streams`).
     stream_secret: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    /// Wakes the index builder when UpdateTable starts index work.
+    index_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Why start-up could not reach or prepare the database.
@@ -80,7 +83,14 @@ impl Storage {
         let _probe = pool.get()
             .await
             .map_err(|e| StartupError(format!("cannot connect to PostgreSQL: {e}")))?;
-        Ok(Storage { pool, cache, stream_secret: Default::default() })
+        let storage = Storage {
+            pool,
+            cache,
+            stream_secret: Default::default(),
+            index_wake: Arc::new(tokio::sync::Notify::new()),
+        };
+        index_builder::spawn(storage.clone());
+        Ok(storage)
     }
 
     /// The pool's figures (size, idle, waiting) for `/metrics`.
