@@ -1,15 +1,16 @@
 //! BatchGetItem: read up to 100 items by key, from one or more tables, in one request.
 //!
 //! DynamoDB checks the whole request before it reads anything, in stages that each go over
-//! every table (in `RequestItems` order) before the next begins; this module follows them as
-//! DynamoDB Local 3.3.0 applies them, probed one rule against another:
+//! every table before the next begins; this module follows them as DynamoDB Local 3.3.0
+//! applies them, probed one rule against another. Tables go in name order (the request's map
+//! as serde_json keeps it; DynamoDB Local goes in request order, which differs only when two
+//! tables hold different errors of the same stage):
 //!
 //! 1. the projection parameters (expression and legacy members not mixed in the request);
 //! 2. each key, in order: not empty, valid attribute values, not a repeat of an earlier key of
-//!    the same table;
-//! 3. at most 100 keys in all;
-//! 4. no repeated name in AttributesToGet;
-//! 5. per table: the table exists, every key fits its key schema, the projection parses.
+//!    the same table, at most the 100th key of the request;
+//! 3. no repeated name in AttributesToGet;
+//! 4. per table: the table exists, every key fits its key schema, the projection parses.
 //!
 //! Then one SQL statement per table reads the keys (see `storage::items`). The answer holds the
 //! items found per table, in request order; a key without an item is simply absent. Items that
@@ -59,7 +60,8 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     //    request, and ExpressionAttributeNames only beside a ProjectionExpression.
     check_projection_members(request_items)?;
 
-    // 2. Keys: each one non-empty, with valid values, and not repeated within its table.
+    // 2. Keys, one by one: not empty, valid values, not repeated within the table, and at
+    //    most 100 so far.
     let mut reads: Vec<TableRead> = Vec::with_capacity(request_items.len());
     let mut total = 0;
     for (name, request) in request_items {
@@ -84,8 +86,13 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
                 ));
             }
             seen.push(key);
+            total += 1;
+            if total > MAX_KEYS {
+                return Err(ApiError::validation(
+                    "Too many items requested for the BatchGetItem call",
+                ));
+            }
         }
-        total += keys_json.len();
         reads.push(TableRead {
             name,
             request,
@@ -93,19 +100,12 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         });
     }
 
-    // 3. At most 100 keys in all.
-    if total > MAX_KEYS {
-        return Err(ApiError::validation(
-            "Too many items requested for the BatchGetItem call",
-        ));
-    }
-
-    // 4. AttributesToGet names no attribute twice.
+    // 3. AttributesToGet names no attribute twice.
     for read in &reads {
         check_attributes_to_get(read.request)?;
     }
 
-    // 5. Per table: it exists, the keys fit its schema, the projection parses.
+    // 4. Per table: it exists, the keys fit its schema, the projection parses.
     let mut tables: Vec<(std::sync::Arc<TableDef>, Vec<StoredKey>, ReadProjection)> =
         Vec::with_capacity(reads.len());
     for read in &reads {
@@ -119,14 +119,14 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         tables.push((def, keys, projection));
     }
 
-    // 6. Read: one statement per table, pipelined.
+    // 5. Read: one statement per table, pipelined.
     let batch: Vec<(&TableDef, &[StoredKey])> = tables
         .iter()
         .map(|(def, keys, _)| (def.as_ref(), keys.as_slice()))
         .collect();
     let found = ctx.storage.batch_get_items(&batch).await?;
 
-    // 7. Answer, up to the response limit, in request order.
+    // 6. Answer, up to the response limit, in request order.
     let rcc = enum_member(&input, "ReturnConsumedCapacity", "NONE");
     let mut responses = Map::new();
     let mut unprocessed = Map::new();

@@ -2,7 +2,9 @@
 //!
 //! Every request is checked before any is applied, so one bad request fails the whole batch
 //! and writes nothing. The checks come in stages, in DynamoDB's order (DynamoDB Local 3.3.0,
-//! probed one rule against another; tables in `RequestItems` order, requests in list order):
+//! probed one rule against another; requests in list order, tables in name order, where
+//! DynamoDB Local takes them in request order: that differs only when two tables hold different
+//! errors of the same stage):
 //!
 //! 1. per request: exactly one of PutRequest and DeleteRequest; at most 25 requests so far;
 //!    valid attribute values; a put item within 400 KB;
@@ -74,6 +76,11 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         let requests = requests.as_array().map(Vec::as_slice).unwrap_or_default();
         let mut actions = Vec::with_capacity(requests.len());
         for request in requests {
+            if request.is_null() {
+                return Err(ApiError::validation(
+                    "The batch write request list for a table cannot be null or empty",
+                ));
+            }
             let member = |name: &str| request.get(name).filter(|v| !v.is_null());
             let (put, delete) = (member("PutRequest"), member("DeleteRequest"));
             if put.is_some() == delete.is_some() {

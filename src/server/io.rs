@@ -24,6 +24,7 @@ pub(crate) struct Activity {
 }
 
 impl Activity {
+    /// A connection that just started: active now, no request yet.
     pub(crate) fn new() -> Activity {
         Activity {
             last_ms: AtomicU64::new(now_ms()),
@@ -78,6 +79,7 @@ pub(crate) struct Tracked<S> {
 }
 
 impl<S> Tracked<S> {
+    /// Wraps `inner`, recording its traffic in `activity`.
     pub(crate) fn new(inner: S, activity: Arc<Activity>) -> Tracked<S> {
         Tracked { inner, activity }
     }

@@ -35,6 +35,8 @@ pub(crate) struct ServerMetrics {
 }
 
 impl ServerMetrics {
+    /// Registers the server's series in the global registry (or finds them, for a second server
+    /// in the same process).
     pub(crate) fn new() -> ServerMetrics {
         let registry = metrics::global();
         registry
@@ -80,6 +82,7 @@ impl ServerMetrics {
         GaugeGuard::new(&self.in_flight)
     }
 
+    /// Counts a TLS handshake that failed or timed out.
     pub(crate) fn tls_handshake_failed(&self) {
         self.tls_failures.inc();
     }

@@ -27,7 +27,7 @@ pub enum Write {
 }
 
 /// The SQL expression for key parameter `$n` of a column of type `ty`.
-fn param(ty: ScalarType, n: usize) -> String {
+pub(super) fn param(ty: ScalarType, n: usize) -> String {
     match ty {
         ScalarType::N => format!("${n}::text::numeric"),
         ScalarType::S | ScalarType::B => format!("${n}::bytea"),
@@ -35,7 +35,7 @@ fn param(ty: ScalarType, n: usize) -> String {
 }
 
 /// `h = $1 AND pk = $2 [AND sk = $3]` for a table.
-fn key_predicate(def: &TableDef) -> String {
+pub(super) fn key_predicate(def: &TableDef) -> String {
     let mut sql = format!("h = $1 AND pk = {}", param(def.key.hash.ty, 2));
     if let Some(r) = &def.key.range {
         sql.push_str(&format!(" AND sk = {}", param(r.ty, 3)));
@@ -44,7 +44,7 @@ fn key_predicate(def: &TableDef) -> String {
 }
 
 /// The key's parameters, in the order of [`key_predicate`].
-fn key_params(key: &StoredKey) -> Vec<&(dyn ToSql + Sync)> {
+pub(super) fn key_params(key: &StoredKey) -> Vec<&(dyn ToSql + Sync)> {
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&key.h, &key.pk];
     if let Some(sk) = &key.sk {
         params.push(sk);
@@ -65,7 +65,7 @@ fn insert_sql(def: &TableDef, on_conflict: &str) -> String {
     )
 }
 
-fn conflict_target(def: &TableDef) -> &'static str {
+pub(super) fn conflict_target(def: &TableDef) -> &'static str {
     if def.key.range.is_some() {
         "(h, pk, sk)"
     } else {
@@ -73,7 +73,7 @@ fn conflict_target(def: &TableDef) -> &'static str {
     }
 }
 
-fn decode(value: serde_json::Value) -> Result<Item, ApiError> {
+pub(super) fn decode(value: serde_json::Value) -> Result<Item, ApiError> {
     item_from_storage(&value)
 }
 
@@ -304,13 +304,15 @@ fn join_keys(def: &TableDef) -> &'static str {
     }
 }
 
-/// The advisory lock class of item locks taken by batch writes (`bwit` in ASCII), the first key
-/// of `pg_advisory_xact_lock(int, int)`, so that they never meet the locks of other features.
-const ITEM_LOCK_CLASS: i32 = 0x6277_6974;
+/// The advisory lock class of item locks taken by batch writes and transactions (`bwit` in
+/// ASCII), the first key of `pg_advisory_xact_lock(int, int)`, so that they never meet the locks
+/// of other features. Both take these locks in ascending key order before any row lock, so the
+/// two queue on shared items instead of deadlocking (see `transact`).
+pub(super) const ITEM_LOCK_CLASS: i32 = 0x6277_6974;
 
 /// The second advisory lock key for an item: a stable 32-bit hash (FNV-1a) of its table and
 /// key. Two items that share a hash merely wait for each other.
-fn item_lock_key(def: &TableDef, key: &StoredKey) -> i32 {
+pub(super) fn item_lock_key(def: &TableDef, key: &StoredKey) -> i32 {
     fn bytes(p: &KeyParam) -> &[u8] {
         match p {
             KeyParam::Bytes(b) => b,
@@ -335,7 +337,7 @@ fn item_lock_key(def: &TableDef, key: &StoredKey) -> i32 {
 
 /// Whether PostgreSQL aborted the transaction to break a deadlock or a serialization conflict,
 /// after which running it again is the documented remedy.
-fn is_retryable(e: &tokio_postgres::Error) -> bool {
+pub(super) fn is_retryable(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
     e.code().is_some_and(|c| {
         *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE

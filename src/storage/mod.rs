@@ -12,6 +12,7 @@ mod key;
 pub mod layout;
 pub mod read;
 pub mod streams;
+pub mod transact;
 pub mod ttl;
 
 use std::sync::Arc;

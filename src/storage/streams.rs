@@ -57,7 +57,7 @@ use super::{db_error, Storage, DEFAULT_NAMESPACE};
 
 /// Shards per stream. Each shard serializes the commits of its writers (see the module
 /// documentation), so more shards allow more concurrent writers; readers poll every shard.
-pub const SHARD_COUNT: i16 = 4;
+pub const SHARD_COUNT: i16 = 16;
 
 /// How long records (and closed streams) are kept: DynamoDB's 24 hours.
 pub const RETENTION_MS: i64 = 24 * 3600 * 1000;
@@ -71,7 +71,7 @@ const TRIM_BATCH: i64 = 10_000;
 /// The shard part of a sequence number: shard `k` numbers its records `(k + 1) * 10^20 + n`, so
 /// sequence numbers are 21-digit decimal strings, unique across the stream's shards, that
 /// compare as numbers and as strings alike.
-const SHARD_BASE: u128 = 100_000_000_000_000_000_000;
+const SHARD_BASE: u128 = 10_000_000_000_000_000_000;
 
 /// Who made a change, as the stream record reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

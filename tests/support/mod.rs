@@ -26,7 +26,10 @@ pub async fn pg_conninfo() -> String {
         return url;
     }
     let dir = std::env::temp_dir().join(format!("dynamo-pg-test-{}-0", std::process::id()));
-    format!("host={} port=5432 user=dynamo_pg dbname=dynamo_pg", dir.display())
+    format!(
+        "host={} port=5432 user=dynamo_pg dbname=dynamo_pg",
+        dir.display()
+    )
 }
 
 /// Starts another server, with extra command-line arguments, for tests that need a different
