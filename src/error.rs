@@ -30,6 +30,8 @@ pub enum ErrorKind {
     TransactionConflict,
     /// A ClientRequestToken was reused with a different request.
     IdempotentParameterMismatch,
+    /// A ClientRequestToken whose first request is still running; the SDKs retry it.
+    TransactionInProgress,
     /// Too many concurrent control-plane operations, or a service limit.
     LimitExceeded,
     /// The item collection of an LSI table grew past 10 GB.
@@ -68,6 +70,7 @@ impl ErrorKind {
             ErrorKind::TransactionCanceled => "TransactionCanceledException",
             ErrorKind::TransactionConflict => "TransactionConflictException",
             ErrorKind::IdempotentParameterMismatch => "IdempotentParameterMismatchException",
+            ErrorKind::TransactionInProgress => "TransactionInProgressException",
             ErrorKind::LimitExceeded => "LimitExceededException",
             ErrorKind::ItemCollectionSizeLimitExceeded => "ItemCollectionSizeLimitExceededException",
             ErrorKind::InternalServerError => "InternalServerError",

@@ -90,6 +90,7 @@ async fn serve(
 
     // Background workers (TTL sweeper, stream trimmer); they stop when this guard is dropped.
     let workers = dynamo_pg::workers::spawn(storage.clone(), settings);
+    let storage_handle = storage.clone();
 
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
@@ -128,6 +129,7 @@ async fn serve(
     dynamo_pg::server::serve(listener, ctx, options, shutdown_signal()).await;
     // Let a worker finish its current transaction before PostgreSQL (if embedded) is stopped.
     workers.stop().await;
+    storage_handle.shutdown();
     tracing::info!("shut down");
     Ok(())
 }

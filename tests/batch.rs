@@ -888,3 +888,246 @@ async fn concurrent_batches_keep_tables_in_step() {
     assert!(!in_a.is_empty());
     assert_eq!(in_a, in_b);
 }
+
+/// A DynamoDB Streams request over raw HTTP: the parsed answer of a successful call.
+async fn streams_call(op: &str, body: serde_json::Value) -> serde_json::Value {
+    let target = format!("DynamoDBStreams_20120810.{op}");
+    let (status, _, bytes) = support::raw(
+        "POST",
+        "/",
+        &[
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("X-Amz-Target", &target),
+            ("X-Amz-Date", "20260101T000000Z"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=abc",
+            ),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    assert_eq!(status, 200, "{op}: {body}");
+    body
+}
+
+/// Every record of the stream, per item key in order: (event name, old `v`, new `v`).
+async fn stream_events(
+    arn: &str,
+) -> HashMap<String, Vec<(String, Option<String>, Option<String>)>> {
+    let mut events: HashMap<String, Vec<_>> = HashMap::new();
+    let description = streams_call("DescribeStream", json!({"StreamArn": arn})).await;
+    for shard in description["StreamDescription"]["Shards"]
+        .as_array()
+        .unwrap()
+    {
+        let mut iterator = streams_call(
+            "GetShardIterator",
+            json!({"StreamArn": arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}),
+        )
+        .await["ShardIterator"]
+            .clone();
+        loop {
+            let page = streams_call("GetRecords", json!({"ShardIterator": iterator})).await;
+            let records = page["Records"].as_array().cloned().unwrap_or_default();
+            for record in &records {
+                let data = &record["dynamodb"];
+                let v = |image: &str| data[image]["v"]["S"].as_str().map(str::to_string);
+                let key = data["Keys"]["pk"]["S"].as_str().unwrap().to_string();
+                events.entry(key).or_default().push((
+                    record["eventName"].as_str().unwrap().to_string(),
+                    v("OldImage"),
+                    v("NewImage"),
+                ));
+            }
+            match page.get("NextShardIterator") {
+                Some(next) if !records.is_empty() => iterator = next.clone(),
+                _ => break,
+            }
+        }
+    }
+    events
+}
+
+/// A batch on a table with a stream leaves one record per change, with the old item it
+/// replaced, as single-item writes do; writes that change nothing leave none.
+#[tokio::test]
+async fn batches_write_stream_records() {
+    let client = support::client().await;
+    let name = support::table_name("batch_stream");
+    let arn = client
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .key_schema(key_element("pk", KeyType::Hash))
+        .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .table_description
+        .unwrap()
+        .latest_stream_arn
+        .unwrap();
+    write(
+        &client,
+        &name,
+        vec![
+            put(&[("pk", s("a")), ("v", s("1"))]),
+            put(&[("pk", s("b")), ("v", s("1"))]),
+        ],
+    )
+    .await;
+    write(
+        &client,
+        &name,
+        vec![
+            put(&[("pk", s("a")), ("v", s("2"))]),
+            delete(&[("pk", s("b"))]),
+            delete(&[("pk", s("absent"))]),
+        ],
+    )
+    .await;
+    // The same item again: no change, no record.
+    write(&client, &name, vec![put(&[("pk", s("a")), ("v", s("2"))])]).await;
+
+    let events = stream_events(&arn).await;
+    let e = |name: &str, old: Option<&str>, new: Option<&str>| {
+        (
+            name.to_string(),
+            old.map(str::to_string),
+            new.map(str::to_string),
+        )
+    };
+    assert_eq!(
+        events["a"],
+        vec![
+            e("INSERT", None, Some("1")),
+            e("MODIFY", Some("1"), Some("2"))
+        ]
+    );
+    assert_eq!(
+        events["b"],
+        vec![e("INSERT", None, Some("1")), e("REMOVE", Some("1"), None)]
+    );
+    assert_eq!(events.len(), 2);
+}
+
+/// Batch writers (reading the old items for their stream records) and single-item writers
+/// change the same keys at once: every key's stream records still form one unbroken chain
+/// (each record's old image is the previous record's new image; INSERT exactly after nothing or
+/// a REMOVE), which fails if a batch ever records an item as absent that a PutItem had just
+/// created.
+#[tokio::test]
+async fn stream_records_chain_under_mixed_writers() {
+    const KEYS: usize = 6;
+    let client = support::client().await;
+    let name = support::table_name("batch_chain");
+    let arn = client
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .key_schema(key_element("pk", KeyType::Hash))
+        .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .table_description
+        .unwrap()
+        .latest_stream_arn
+        .unwrap();
+
+    let mut tasks = Vec::new();
+    for c in 0..8usize {
+        let name = name.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = support::client().await;
+            for round in 0..30usize {
+                let value = format!("{c}/{round}");
+                let k = (c * 7 + round * 5) % KEYS;
+                let key = format!("k{k}");
+                let remove = (c + round) % 4 == 0;
+                if c % 2 == 0 {
+                    // A batch over three neighbouring keys.
+                    let requests = (0..3)
+                        .map(|d| {
+                            let key = format!("k{}", (k + d) % KEYS);
+                            if remove {
+                                delete(&[("pk", s(&key))])
+                            } else {
+                                put(&[("pk", s(&key)), ("v", s(&value))])
+                            }
+                        })
+                        .collect();
+                    write(&client, &name, requests).await;
+                } else if remove {
+                    client
+                        .delete_item()
+                        .table_name(&name)
+                        .key("pk", s(&key))
+                        .send()
+                        .await
+                        .unwrap();
+                } else {
+                    client
+                        .put_item()
+                        .table_name(&name)
+                        .item("pk", s(&key))
+                        .item("v", s(&value))
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("writer");
+    }
+
+    let events = stream_events(&arn).await;
+    let finals = read(
+        &client,
+        &name,
+        (0..KEYS)
+            .map(|k| item(&[("pk", s(&format!("k{k}")))]))
+            .collect(),
+    )
+    .await;
+    for k in 0..KEYS {
+        let key = format!("k{k}");
+        let mut current: Option<String> = None;
+        for (event, old, new) in events.get(&key).into_iter().flatten() {
+            let expected = match current {
+                None => "INSERT",
+                Some(_) if new.is_none() => "REMOVE",
+                Some(_) => "MODIFY",
+            };
+            assert_eq!(event, expected, "{key}: {events:?}");
+            assert_eq!(*old, current, "{key}: {events:?}");
+            current = new.clone();
+        }
+        let stored = finals
+            .iter()
+            .find(|i| i["pk"] == s(&key))
+            .map(|i| match &i["v"] {
+                AV::S(v) => v.clone(),
+                other => panic!("{other:?}"),
+            });
+        assert_eq!(stored, current, "{key}: the last record is the item");
+    }
+}

@@ -138,6 +138,14 @@ fn load_case(path: &Path) -> Result<Value, String> {
                 "step {n} has no recorded 'status' (record the case first)"
             ));
         }
+        if let Some(unordered) = step.get("unordered") {
+            let names = unordered.as_array().filter(|a| a.iter().all(Value::is_string));
+            if names.is_none() {
+                return Err(format!(
+                    "step {n}: 'unordered' must be a list of member names"
+                ));
+            }
+        }
         if step["source"] == "service" && !step["note"].is_string() {
             return Err(format!(
                 "step {n} is marked source=service without a 'note'"
@@ -312,13 +320,20 @@ fn compare_step(step: &Value, status: u16, body: &Value) -> Vec<String> {
             }
         }
     }
-    compare(
-        step.get("response").unwrap_or(&Value::Null),
-        &body,
-        "$",
-        false,
-        &mut out,
-    );
+    let mut expected = step.get("response").cloned().unwrap_or(Value::Null);
+    // A step's `unordered` members (e.g. a multi-partition Scan's Items, whose order is
+    // DynamoDB's hash order) are compared as multisets, apart from the rest of the body.
+    for key in step["unordered"].as_array().into_iter().flatten() {
+        let Some(key) = key.as_str() else { continue };
+        if let (Value::Object(e), Value::Object(g)) = (&mut expected, &mut body) {
+            if let (Some(ev), Some(gv)) = (e.get(key), g.get(key)) {
+                compare(ev, gv, &format!("$.{key}"), true, &mut out);
+                e.remove(key);
+                g.remove(key);
+            }
+        }
+    }
+    compare(&expected, &body, "$", false, &mut out);
     out
 }
 
@@ -466,4 +481,15 @@ fn comparison_rules() {
         .len(),
         1
     );
+    // A step's `unordered` members compare as multisets; other arrays keep their order.
+    let step = json!({"status": 200, "unordered": ["Items"],
+        "response": {"Items": [{"k": 1}, {"k": 2}], "Count": 2, "L": [1, 2]}});
+    let got = json!({"Items": [{"k": 2}, {"k": 1}], "Count": 2, "L": [1, 2]});
+    assert!(compare_step(&step, 200, &got).is_empty());
+    let got = json!({"Items": [{"k": 2}, {"k": 2}], "Count": 2, "L": [1, 2]});
+    assert_eq!(compare_step(&step, 200, &got).len(), 1);
+    let got = json!({"Items": [{"k": 2}, {"k": 1}], "Count": 2, "L": [2, 1]});
+    assert_eq!(compare_step(&step, 200, &got).len(), 1);
+    let got = json!({"Count": 2, "L": [1, 2]});
+    assert_eq!(compare_step(&step, 200, &got).len(), 1);
 }

@@ -91,6 +91,9 @@ def load_case(path):
             raise ValueError(f"{path}: step {i} is marked source=service without a 'note'")
         if "request" not in step and "raw_body" not in step:
             raise ValueError(f"{path}: step {i} has neither 'request' nor 'raw_body'")
+        unordered = step.get("unordered", [])
+        if not isinstance(unordered, list) or not all(isinstance(k, str) for k in unordered):
+            raise ValueError(f"{path}: step {i}: 'unordered' must be a list of member names")
     return case
 
 
@@ -107,8 +110,8 @@ def save_case(path, case):
 
 def ordered_step(step):
     """Return the step with its members in the documented order (for readable diffs)."""
-    order = ["op", "target", "request", "raw_body", "status", "response", "source", "note",
-             "adjusted", "cleanup"]
+    order = ["op", "target", "request", "raw_body", "status", "response", "unordered", "source",
+             "note", "adjusted", "cleanup"]
     out = {k: step[k] for k in order if k in step}
     out.update({k: v for k, v in step.items() if k not in out})
     return out
@@ -164,20 +167,23 @@ def created_table_names(case):
 # Normalization of recorded answers
 
 
-def normalize_body(body):
-    """Replace volatile values by wildcards and spell the error message member `message`."""
+def normalize_body(body, top=True):
+    """Replace volatile values by wildcards and spell the error message member `message`.
+
+    Only the error's own member is renamed: a nested `Message` (a CancellationReason's) is a
+    member of its shape and keeps its spelling."""
     if isinstance(body, dict):
         out = {}
         for key, value in body.items():
-            if key == "Message" and "message" not in body:
+            if top and key == "Message" and "message" not in body:
                 key = "message"
             if key in VOLATILE_KEYS and not isinstance(value, (dict, list)):
                 out[key] = OPTIONAL if key in EPOCH_WHEN_UNSET and value == 0 else ANY
             else:
-                out[key] = normalize_body(value)
+                out[key] = normalize_body(value, top=False)
         return out
     if isinstance(body, list):
-        return [normalize_body(v) for v in body]
+        return [normalize_body(v, top=False) for v in body]
     return body
 
 
@@ -301,6 +307,14 @@ def compare_step(step, status, body):
     if isinstance(body, dict) and "Message" in body and "message" not in body:
         body = dict(body)
         body["message"] = body.pop("Message")
+    # The step's `unordered` members (a multi-partition Scan's Items, in DynamoDB's hash order)
+    # are compared as multisets, apart from the rest of the body.
+    for key in step.get("unordered") or []:
+        if isinstance(expected, dict) and isinstance(body, dict) \
+                and key in expected and key in body:
+            diffs.extend(compare(expected[key], body[key], f"$.{key}", unordered=True))
+            expected = {k: v for k, v in expected.items() if k != key}
+            body = {k: v for k, v in body.items() if k != key}
     diffs.extend(compare(expected, body))
     return diffs
 

@@ -57,7 +57,7 @@ pub fn str_member<'a>(input: &'a Value, name: &str) -> Option<&'a str> {
 
 /// Checks the sizes and emptiness of key attribute values, as DynamoDB does for keys in Key
 /// and in items alike.
-fn check_key_value(schema: &KeySchema, name: &str, value: &AttributeValue) -> ApiResult<()> {
+pub fn check_key_value(schema: &KeySchema, name: &str, value: &AttributeValue) -> ApiResult<()> {
     let (len, empty) = match value {
         AttributeValue::S(s) => (s.len(), s.is_empty()),
         AttributeValue::B(b) => (b.len(), b.is_empty()),

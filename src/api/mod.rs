@@ -27,6 +27,8 @@ mod read;
 mod scan;
 mod streams;
 mod tags;
+mod transact_get_items;
+mod transact_write_items;
 mod update_item;
 mod update_table;
 mod update_time_to_live;
@@ -83,6 +85,8 @@ pub async fn dispatch(ctx: &Ctx, service: Service, operation: &str, input: Value
         "Scan" => scan::handle(ctx, input).await,
         "BatchGetItem" => batch_get_item::handle(ctx, input).await,
         "BatchWriteItem" => batch_write_item::handle(ctx, input).await,
+        "TransactWriteItems" => transact_write_items::handle(ctx, input).await,
+        "TransactGetItems" => transact_get_items::handle(ctx, input).await,
         other => Err(not_implemented(other)),
     }
 }

@@ -7,6 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
+use crate::expr::{UpdateExpr, UpdateOutcome};
 use crate::model::{item_from_json, item_size, item_to_json, Item};
 use crate::storage::items::Write;
 
@@ -42,16 +43,10 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
                 outcome = None;
                 return Ok(Write::Put(old.cloned().unwrap_or_else(|| key_item.clone())));
             };
-            if old.is_none() && update.only_removes() {
-                // The service creates no item for an update that only removes.
+            let Some(result) = apply_update(update, old, &key_item, &key_names)? else {
                 outcome = None;
                 return Ok(Write::Keep);
-            }
-            let base = old.cloned().unwrap_or_else(|| key_item.clone());
-            let result = update.apply(&base, &key_names)?;
-            if item_size(&result.item) > MAX_ITEM_BYTES {
-                return Err(ApiError::validation("Item size to update has exceeded the maximum allowed size"));
-            }
+            };
             check_item(&def, &result.item)?;
             let new = result.item.clone();
             outcome = Some(result);
@@ -79,4 +74,25 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         out.insert("ConsumedCapacity".into(), cc);
     }
     Ok(Value::Object(out))
+}
+
+/// Applies `update` to the item as it is (`old`, or a new item made of its key, `key_item`) and
+/// checks the 400 KB limit: what UpdateItem and a TransactWriteItems Update both do once their
+/// condition holds. `None` when the update leaves nothing to write: an update that only removes
+/// creates no item in the service. The caller checks the result against the table's schema.
+pub fn apply_update(
+    update: &UpdateExpr,
+    old: Option<&Item>,
+    key_item: &Item,
+    key_names: &[&str],
+) -> ApiResult<Option<UpdateOutcome>> {
+    if old.is_none() && update.only_removes() {
+        return Ok(None);
+    }
+    let base = old.cloned().unwrap_or_else(|| key_item.clone());
+    let result = update.apply(&base, key_names)?;
+    if item_size(&result.item) > MAX_ITEM_BYTES {
+        return Err(ApiError::validation("Item size to update has exceeded the maximum allowed size"));
+    }
+    Ok(Some(result))
 }

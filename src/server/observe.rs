@@ -143,12 +143,15 @@ impl Drop for GaugeGuard {
     }
 }
 
+/// Reads one figure from the pool's status.
+type PoolFigure = fn(&deadpool_postgres::Status) -> usize;
+
 /// The PostgreSQL pool's figures, read at each scrape. The registry outlives the server, so the
 /// gauges hold the storage weakly: once the server is done they read 0 and keep no connection
 /// open (the embedded PostgreSQL is stopped right after).
 pub(crate) fn register_pool_gauges(storage: &Arc<Storage>) {
     let registry = metrics::global();
-    let gauges: [(&str, &str, fn(&deadpool_postgres::Status) -> usize); 4] = [
+    let gauges: [(&str, &str, PoolFigure); 4] = [
         (
             "dynamo_pg_db_pool_max_connections",
             "Largest number of PostgreSQL connections the request pool may open.",

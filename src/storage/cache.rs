@@ -68,15 +68,24 @@ impl CatalogCache {
 }
 
 /// Keeps a LISTEN connection open for the life of the process, reconnecting when it drops.
-pub fn spawn_listener(config: tokio_postgres::Config, cache: Arc<CatalogCache>) {
+/// Stops when `stop` turns true.
+pub fn spawn_listener(config: tokio_postgres::Config, cache: Arc<CatalogCache>, mut stop: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
         loop {
-            if let Err(e) = listen(&config, &cache).await {
-                tracing::warn!("catalog listener: {e}; retrying");
+            tokio::select! {
+                result = listen(&config, &cache) => {
+                    if let Err(e) = result {
+                        tracing::warn!("catalog listener: {e}; retrying");
+                    }
+                }
+                _ = stop.wait_for(|s| *s) => return,
             }
             cache.listening.store(false, Ordering::Release);
             cache.forget_all();
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
         }
     });
 }

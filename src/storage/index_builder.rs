@@ -20,14 +20,21 @@ const POLL: Duration = Duration::from_secs(2);
 
 /// Starts the builder for the life of the process.
 pub(super) fn spawn(storage: Storage) {
+    let mut stop = storage.stopping.subscribe();
     tokio::spawn(async move {
         loop {
-            if let Err(e) = storage.run_index_work().await {
-                tracing::warn!("index builder: {e}");
+            tokio::select! {
+                result = storage.run_index_work() => {
+                    if let Err(e) = result {
+                        tracing::warn!("index builder: {e}");
+                    }
+                }
+                _ = stop.wait_for(|s| *s) => return,
             }
             tokio::select! {
                 _ = storage.index_wake.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
+                _ = stop.wait_for(|s| *s) => return,
             }
         }
     });

@@ -360,10 +360,22 @@ struct PreparedBatch {
 
 /// The statements of one table's batch write; those with nothing to do are left out.
 struct BatchStatements {
+    /// Locks and reads the current items: when the caller needs them, or for stream records.
     read_old: Option<tokio_postgres::Statement>,
+    /// The upsert; with `read_old`, it returns per item whether it was new.
     put: Option<tokio_postgres::Statement>,
+    /// The delete; with `read_old`, it returns one row per item it removed.
     delete: Option<tokio_postgres::Statement>,
     measure: Option<tokio_postgres::Statement>,
+}
+
+/// How one attempt at a batch write ended, short of a database error.
+enum Attempt {
+    /// Done: the results per table.
+    Done(Vec<TableBatchResult>),
+    /// An item appeared between the read of the old items and the write (a single-item write
+    /// that takes no item lock): the old items are wrong, so the attempt is rolled back.
+    Raced,
 }
 
 impl Storage {
@@ -427,10 +439,14 @@ impl Storage {
     /// item, in one global order (see [`item_lock_key`]), so that two batches touching the same
     /// items queue instead of deadlocking, absent items included (a row lock cannot be taken on
     /// a row that does not exist yet). Then per table: a `SELECT ... FOR UPDATE` of the current
-    /// items when the caller needs them, one multi-row upsert for the puts, one multi-row delete
-    /// for the deletes, and a query of the item collection sizes when asked. Should PostgreSQL
-    /// still abort the transaction (a deadlock with a transaction that does not take the item
-    /// locks), it is run again.
+    /// items when the caller needs them or the table has a stream, one multi-row upsert for the
+    /// puts, one multi-row delete for the deletes, and a query of the item collection sizes when
+    /// asked. Stream records are appended last, before COMMIT, as for single-item writes.
+    ///
+    /// The attempt is run again when PostgreSQL aborts it (a deadlock with a transaction that
+    /// takes no item locks) and when an item was created between the read and the write by a
+    /// single-item write, which takes no item lock: the upsert reports how many items it
+    /// replaced, and that must match the items read.
     pub async fn batch_write(
         &self,
         tables: &[TableBatch<'_>],
@@ -474,6 +490,7 @@ impl Storage {
                 ),
                 collections: KeyArrays::new(batch.collections.iter()),
             };
+            let read_old = batch.read_old || super::streams::stream_enabled(def);
             let ranged = def.key.range.is_some();
             let read_old_sql = format!(
                 "SELECT k.ord, t.item FROM {} JOIN {} t ON {} FOR UPDATE OF t",
@@ -483,20 +500,30 @@ impl Storage {
             );
             let n = if ranged { 4 } else { 3 };
             let put_sql = format!(
-                "INSERT INTO {t} ({cols}, size, item) SELECT * FROM unnest($1::int4[], {pk}{sk}, ${n}::int4[], ${m}::jsonb[]) \
-                 ON CONFLICT {target} DO UPDATE SET size = excluded.size, item = excluded.item",
+                "INSERT INTO {t} ({cols}, size, item) \
+                 SELECT * FROM unnest($1::int4[], {pk}{sk}, ${n}::int4[], ${m}::jsonb[]) \
+                 ON CONFLICT {target} DO UPDATE SET size = excluded.size, item = excluded.item{returning}",
                 t = def.pg_table,
                 cols = if ranged { "h, pk, sk" } else { "h, pk" },
                 pk = array_param(def.key.hash.ty, 2),
-                sk = def.key.range.as_ref().map(|r| format!(", {}", array_param(r.ty, 3))).unwrap_or_default(),
+                sk = def
+                    .key
+                    .range
+                    .as_ref()
+                    .map(|r| format!(", {}", array_param(r.ty, 3)))
+                    .unwrap_or_default(),
                 m = n + 1,
                 target = conflict_target(def),
+                // Whether each row is new: an upserted row has xmax set exactly when it replaced
+                // one (PostgreSQL records the conflict's row lock there).
+                returning = if read_old { " RETURNING (xmax = 0)" } else { "" },
             );
             let delete_sql = format!(
-                "DELETE FROM {} t USING {} WHERE {}",
+                "DELETE FROM {} t USING {} WHERE {}{}",
                 def.pg_table,
                 unnest_keys(def, true),
-                join_keys(def)
+                join_keys(def),
+                if read_old { " RETURNING k.ord" } else { "" }
             );
             let measure_sql = {
                 let mut sum = String::from("coalesce(sum(t.size), 0)");
@@ -507,7 +534,8 @@ impl Storage {
                     ));
                 }
                 format!(
-                    "SELECT k.ord, ({sum})::int8 FROM {} LEFT JOIN {} t ON t.h = k.h AND t.pk = k.pk GROUP BY k.ord",
+                    "SELECT k.ord, ({sum})::int8 FROM {} LEFT JOIN {} t ON t.h = k.h AND t.pk = k.pk \
+                     GROUP BY k.ord",
                     unnest_keys(def, false),
                     def.pg_table
                 )
@@ -523,7 +551,7 @@ impl Storage {
                 }
             };
             let (read_old, put, delete, measure) = futures_util::future::try_join4(
-                prepare(read_old_sql, batch.read_old),
+                prepare(read_old_sql, read_old),
                 prepare(put_sql, !p.put_items.is_empty()),
                 prepare(delete_sql, !p.deletes.h.is_empty()),
                 prepare(measure_sql, !p.collections.h.is_empty()),
@@ -564,60 +592,129 @@ impl Storage {
         }
 
         let mut attempt = 0;
-        let replies = loop {
+        loop {
             attempt += 1;
+            let retry = attempt < BATCH_WRITE_ATTEMPTS;
             let tx = conn.transaction().await.map_err(db_error)?;
             let sent = futures_util::future::try_join_all(
                 sends.iter().map(|(stmt, params)| tx.query(*stmt, params)),
             );
-            let outcome = match sent.await {
-                Ok(replies) => tx.commit().await.map(|()| replies),
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok(replies) => break replies,
-                Err(e) if is_retryable(&e) && attempt < BATCH_WRITE_ATTEMPTS => {
+            let replies = match sent.await {
+                Ok(replies) => replies,
+                Err(e) if retry && is_retryable(&e) => {
                     tracing::debug!("batch write retried: {e}");
+                    continue;
                 }
                 Err(e) => return Err(db_error(e)),
-            }
-        };
-
-        // Hand the answers back per table.
-        let mut replies = replies.into_iter().skip(1);
-        let mut results = Vec::with_capacity(tables.len());
-        for (batch, (_, s)) in tables.iter().zip(&prepared) {
-            let mut next = || {
-                replies
-                    .next()
-                    .ok_or_else(|| ApiError::internal("batch write lost a reply"))
             };
-            let mut old: Vec<Option<Item>> = Vec::new();
-            if s.read_old.is_some() {
-                old = vec![None; batch.writes.len()];
-                for row in next()? {
-                    *slot(&mut old, row.get(0))? = Some(decode(row.get(1))?);
+            let results = match batch_results(tables, &prepared, replies)? {
+                Attempt::Done(results) => results,
+                Attempt::Raced if retry => {
+                    tracing::debug!("batch write retried: an item appeared meanwhile");
+                    continue;
                 }
-            }
-            if s.put.is_some() {
-                next()?;
-            }
-            if s.delete.is_some() {
-                next()?;
-            }
-            let mut collection_bytes = vec![0i64; batch.collections.len()];
-            if s.measure.is_some() {
-                for row in next()? {
-                    *slot(&mut collection_bytes, row.get(0))? = row.get(1);
+                Attempt::Raced => {
+                    return Err(ApiError::internal(
+                        "batch write kept racing single-item writes",
+                    ))
                 }
+            };
+            let changes: Vec<super::streams::Change> = tables
+                .iter()
+                .zip(&results)
+                .filter(|(batch, _)| super::streams::stream_enabled(batch.def))
+                .flat_map(|(batch, result)| {
+                    batch.writes.iter().zip(&result.old).map(|((_, new), old)| {
+                        super::streams::Change {
+                            def: batch.def,
+                            old: old.as_ref(),
+                            new: *new,
+                            identity: super::streams::ChangeIdentity::Client,
+                        }
+                    })
+                })
+                .collect();
+            if !changes.is_empty() {
+                // Last before COMMIT: the append takes the stream shards' locks.
+                super::streams::append_changes(&tx, &changes).await?;
             }
-            results.push(TableBatchResult {
-                old,
-                collection_bytes,
-            });
+            match tx.commit().await {
+                Ok(()) => {}
+                Err(e) if retry && is_retryable(&e) => continue,
+                Err(e) => return Err(db_error(e)),
+            }
+            return Ok(results
+                .into_iter()
+                .zip(tables)
+                .map(|(mut result, batch)| {
+                    if !batch.read_old {
+                        result.old.clear();
+                    }
+                    result
+                })
+                .collect());
         }
-        Ok(results)
     }
+}
+
+/// Reads the replies of one batch write attempt back per table (the first reply is the item
+/// locks'), and checks that the writes met the items that were read.
+fn batch_results(
+    tables: &[TableBatch<'_>],
+    prepared: &[(PreparedBatch, BatchStatements)],
+    replies: Vec<Vec<tokio_postgres::Row>>,
+) -> Result<Attempt, ApiError> {
+    let mut replies = replies.into_iter().skip(1);
+    let mut results = Vec::with_capacity(tables.len());
+    for (batch, (_, s)) in tables.iter().zip(prepared) {
+        let mut next = || {
+            replies
+                .next()
+                .ok_or_else(|| ApiError::internal("batch write lost a reply"))
+        };
+        let mut old: Vec<Option<Item>> = Vec::new();
+        if s.read_old.is_some() {
+            old = vec![None; batch.writes.len()];
+            for row in next()? {
+                *slot(&mut old, row.get(0))? = Some(decode(row.get(1))?);
+            }
+        }
+        if s.put.is_some() {
+            let replaced = next()?.iter().filter(|row| !row.get::<_, bool>(0)).count();
+            let read = batch
+                .writes
+                .iter()
+                .zip(&old)
+                .filter(|((_, new), old)| new.is_some() && old.is_some())
+                .count();
+            if s.read_old.is_some() && replaced != read {
+                return Ok(Attempt::Raced);
+            }
+        }
+        if s.delete.is_some() {
+            let removed = next()?.len();
+            let read = batch
+                .writes
+                .iter()
+                .zip(&old)
+                .filter(|((_, new), old)| new.is_none() && old.is_some())
+                .count();
+            if s.read_old.is_some() && removed != read {
+                return Ok(Attempt::Raced);
+            }
+        }
+        let mut collection_bytes = vec![0i64; batch.collections.len()];
+        if s.measure.is_some() {
+            for row in next()? {
+                *slot(&mut collection_bytes, row.get(0))? = row.get(1);
+            }
+        }
+        results.push(TableBatchResult {
+            old,
+            collection_bytes,
+        });
+    }
+    Ok(Attempt::Done(results))
 }
 
 /// The element of `list` that `WITH ORDINALITY` number `ord` (counted from 1) stands for.

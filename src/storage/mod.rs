@@ -37,6 +37,9 @@ pub struct Storage {
     stream_secret: Arc<tokio::sync::OnceCell<Vec<u8>>>,
     /// Wakes the index builder when UpdateTable starts index work.
     index_wake: Arc<tokio::sync::Notify>,
+    /// Set at shutdown: the storage's own background tasks (catalog listener, index builder)
+    /// stop, so that nothing holds a connection while PostgreSQL goes down.
+    stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// Why start-up could not reach or prepare the database.
@@ -66,7 +69,8 @@ impl Storage {
             .map_err(|e| StartupError(format!("invalid database URL: {e}")))?;
         run_migrations(&pg_config).await?;
         let cache = Arc::new(cache::CatalogCache::default());
-        cache::spawn_listener(pg_config.clone(), cache.clone());
+        let stopping = Arc::new(tokio::sync::watch::Sender::new(false));
+        cache::spawn_listener(pg_config.clone(), cache.clone(), stopping.subscribe());
         let manager = Manager::from_config(
             pg_config,
             NoTls,
@@ -89,6 +93,7 @@ impl Storage {
             cache,
             stream_secret: Default::default(),
             index_wake: Arc::new(tokio::sync::Notify::new()),
+            stopping,
         };
         index_builder::spawn(storage.clone());
         Ok(storage)
@@ -109,6 +114,13 @@ impl Storage {
         tokio::time::timeout(timeout, check)
             .await
             .map_err(|_| format!("PostgreSQL did not answer within {} ms", timeout.as_millis()))?
+    }
+
+    /// Stops the storage's background tasks and closes the pool (at shutdown, after the
+    /// requests and workers are done).
+    pub fn shutdown(&self) {
+        self.stopping.send_replace(true);
+        self.pool.close();
     }
 
     /// A pooled connection; failures become DynamoDB's retryable 5xx.

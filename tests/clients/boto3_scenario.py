@@ -167,6 +167,14 @@ def main():
         check("Item" not in ddb.get_item(TableName=table, Key=av({"pk": "txn#2", "sk": "v1"})),
               "nothing written by the cancelled transaction")
 
+    with steps.step("transactional read (TransactGetItems)", may_be_missing=MAYBE_MISSING):
+        out = ddb.transact_get_items(TransactItems=[
+            {"Get": {"TableName": table, "Key": av({"pk": pk, "sk": "v1"}),
+                     "ProjectionExpression": "pk, plays"}} for pk in ["song#00", "nope", "rock#1"]])
+        check_eq([plain(r.get("Item", {})) for r in out["Responses"]],
+                 [{"pk": "song#00", "plays": model["song#00"]["plays"]}, {},
+                  {"pk": "rock#1", "plays": 1}], "items read in one transaction")
+
     with steps.step("scan with a filter, with the scan paginator"):
         pages = ddb.get_paginator("scan").paginate(
             TableName=table, FilterExpression="genre = :g AND plays >= :p",

@@ -206,13 +206,10 @@ pub async fn raw_to(
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(pos) = data.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(pos) = data.windows(2).position(|w| w == b"\r\n") {
         let size =
             usize::from_str_radix(String::from_utf8_lossy(&data[..pos]).trim(), 16).unwrap_or(0);
-        if size == 0 {
+        if size == 0 || data.len() < pos + 4 + size {
             break;
         }
         out.extend_from_slice(&data[pos + 2..pos + 2 + size]);
