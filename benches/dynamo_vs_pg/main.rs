@@ -54,19 +54,29 @@ impl Config {
         let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
         let number = |name: &str, default: u64| -> Result<u64, String> {
             match std::env::var(name) {
-                Ok(v) => v.replace('_', "").parse().map_err(|_| format!("{name}={v} is not a number")),
+                Ok(v) => v
+                    .replace('_', "")
+                    .parse()
+                    .map_err(|_| format!("{name}={v} is not a number")),
                 Err(_) => Ok(default),
             }
         };
         let items = number("BENCH_ITEMS", if quick { 10_000 } else { 100_000 })?;
         if items < workload::PER_PARTITION {
-            return Err(format!("BENCH_ITEMS must be at least {}", workload::PER_PARTITION));
+            return Err(format!(
+                "BENCH_ITEMS must be at least {}",
+                workload::PER_PARTITION
+            ));
         }
         let secs = number("BENCH_SECS", if quick { 2 } else { 5 })?.max(1);
         let connections = std::env::var("BENCH_CONNECTIONS")
             .unwrap_or_else(|_| "1,16,64".into())
             .split(',')
-            .map(|c| c.trim().parse::<usize>().map_err(|_| format!("BENCH_CONNECTIONS: bad number {c:?}")))
+            .map(|c| {
+                c.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("BENCH_CONNECTIONS: bad number {c:?}"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let server_args = std::env::var("BENCH_SERVER_ARGS")
             .unwrap_or_default()
@@ -75,14 +85,23 @@ impl Config {
             .collect();
         let pgbench = match std::env::var_os("BENCH_PGBENCH") {
             Some(p) => PathBuf::from(p),
-            None => find_pgbench().ok_or("pgbench not found: install PostgreSQL's client tools or set BENCH_PGBENCH")?,
+            None => find_pgbench().ok_or(
+                "pgbench not found: install PostgreSQL's client tools or set BENCH_PGBENCH",
+            )?,
         };
         let filters = std::env::args()
             .skip(1)
             .filter(|a| !a.starts_with('-'))
             .map(|a| a.to_lowercase())
             .collect();
-        Ok(Config { items, secs, connections, server_args, pgbench, filters })
+        Ok(Config {
+            items,
+            secs,
+            connections,
+            server_args,
+            pgbench,
+            filters,
+        })
     }
 }
 
@@ -98,7 +117,12 @@ fn find_pgbench() -> Option<PathBuf> {
     if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
         let mut versions: Vec<(u32, PathBuf)> = entries
             .flatten()
-            .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin/pgbench"))))
+            .filter_map(|e| {
+                Some((
+                    e.file_name().to_str()?.parse().ok()?,
+                    e.path().join("bin/pgbench"),
+                ))
+            })
             .collect();
         // Newest major version first.
         versions.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
@@ -118,7 +142,13 @@ enum Operation {
 }
 
 impl Operation {
-    const ALL: [Operation; 5] = [Operation::Get, Operation::Put, Operation::Update, Operation::Query, Operation::Mix];
+    const ALL: [Operation; 5] = [
+        Operation::Get,
+        Operation::Put,
+        Operation::Update,
+        Operation::Query,
+        Operation::Mix,
+    ];
 
     fn label(self) -> &'static str {
         match self {
@@ -170,11 +200,16 @@ impl Bodies {
     fn build(items: u64) -> Bodies {
         Bodies {
             get: RequestSet::new("GetItem", workload::bodies(items, workload::get)),
-            put: RequestSet::new("PutItem", workload::bodies(items, |i| workload::put(i, i + 1))),
+            put: RequestSet::new(
+                "PutItem",
+                workload::bodies(items, |i| workload::put(i, i + 1)),
+            ),
             update: RequestSet::new("UpdateItem", workload::bodies(items, workload::update)),
             query: RequestSet::new(
                 "Query",
-                workload::bodies(items / workload::PER_PARTITION, |p| workload::query(p * workload::PER_PARTITION)),
+                workload::bodies(items / workload::PER_PARTITION, |p| {
+                    workload::query(p * workload::PER_PARTITION)
+                }),
             ),
         }
     }
@@ -220,7 +255,9 @@ impl CpuShare {
     fn of(cpu: &CpuSample, server_us: u64, client_us: u64, operations: f64) -> CpuShare {
         let per = |us: u64| us as f64 / operations.max(1.0);
         let total = cpu.machine_total.max(1) as f64;
-        let other = cpu.machine_busy.saturating_sub(server_us + client_us + cpu.postgres);
+        let other = cpu
+            .machine_busy
+            .saturating_sub(server_us + client_us + cpu.postgres);
         CpuShare {
             server: per(server_us),
             client: per(client_us),
@@ -284,7 +321,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let root = std::env::temp_dir().join(format!("dynamo-pg-bench-{}", std::process::id()));
     let result = runtime.block_on(run(&config, &root));
     let _ = std::fs::remove_dir_all(&root);
@@ -300,7 +340,9 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
     let bin = std::env::var_os("BENCH_SERVER_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dynamo-pg")));
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     println!(
         "dynamo-pg vs PostgreSQL alone: {} items of ~1 KB, {} s per run, connections {:?}, {cores} cores shared \
          by server, PostgreSQL and client (nothing pinned)",
@@ -310,26 +352,41 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
     println!(
         "server: {}; load average before the run: {}",
         bin.display(),
-        loadavg.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        loadavg
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     if !config.server_args.is_empty() {
         println!("server flags: {}", config.server_args.join(" "));
     }
 
-    let server = Server::start(&bin, &root.join("data"), &root.join("server.log"), &config.server_args)?;
+    let server = Server::start(
+        &bin,
+        &root.join("data"),
+        &root.join("server.log"),
+        &config.server_args,
+    )?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_idle = server.rss_kib();
 
     // The table, the items, and pgbench's copy of them.
     let mut conn = Connection::open(server.addr).await?;
-    let (status, answer) = conn.call_json("CreateTable", &workload::create_table()).await?;
+    let (status, answer) = conn
+        .call_json("CreateTable", &workload::create_table())
+        .await?;
     if !status.is_success() {
         return Err(format!("CreateTable answered {status}: {answer}"));
     }
     wait_active(&mut conn).await?;
     let started = Instant::now();
     let method = preload(server.addr, config.items).await?;
-    println!("preloaded {} items with {method} in {:.1} s", config.items, started.elapsed().as_secs_f64());
+    println!(
+        "preloaded {} items with {method} in {:.1} s",
+        config.items,
+        started.elapsed().as_secs_f64()
+    );
     let item_size = prepare_postgres(&server, config.items).await?;
     let rss_loaded = server.rss_kib();
     let pgbench = PgBench {
@@ -345,7 +402,10 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
     let mut rows = Vec::new();
     let mut rss_max_64 = 0;
     let mut rss_max = 0;
-    for op in Operation::ALL.into_iter().filter(|op| op.selected(&config.filters)) {
+    for op in Operation::ALL
+        .into_iter()
+        .filter(|op| op.selected(&config.filters))
+    {
         let mut supported = true;
         for api_op in op.api_operations() {
             supported &= probe(&mut conn, api_op, bodies.set(api_op)).await?;
@@ -381,8 +441,17 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
             let cpu = server.cpu().since(&before);
             // The idle server and benchmark process count as "other" here.
             let share = CpuShare::of(&cpu, 0, pg.client_cpu_us, pg.tps * config.secs as f64);
-            eprintln!("  {:<40} {connections:>3} conns  PostgreSQL {:>9.0} tx/s", op.label(), pg.tps);
-            rows.push(Row { op, connections, dynamo, postgres: Some((pg.tps, share)) });
+            eprintln!(
+                "  {:<40} {connections:>3} conns  PostgreSQL {:>9.0} tx/s",
+                op.label(),
+                pg.tps
+            );
+            rows.push(Row {
+                op,
+                connections,
+                dynamo,
+                postgres: Some((pg.tps, share)),
+            });
         }
     }
     let rss_end_peak = server.peak_rss_kib();
@@ -413,7 +482,12 @@ fn mib(kib: u64) -> f64 {
 /// Polls DescribeTable until the benchmark's table is ACTIVE, as a DynamoDB client must.
 async fn wait_active(conn: &mut Connection) -> Result<(), String> {
     for _ in 0..600 {
-        let (status, answer) = conn.call_json("DescribeTable", &serde_json::json!({"TableName": workload::TABLE})).await?;
+        let (status, answer) = conn
+            .call_json(
+                "DescribeTable",
+                &serde_json::json!({"TableName": workload::TABLE}),
+            )
+            .await?;
         if !status.is_success() {
             return Err(format!("DescribeTable answered {status}: {answer}"));
         }
@@ -434,7 +508,10 @@ async fn probe(conn: &mut Connection, api_op: &str, set: &RequestSet) -> Result<
         if api_op == "Query" {
             let count = json["Items"].as_array().map_or(0, Vec::len) as u64;
             if count != workload::PER_PARTITION {
-                return Err(format!("Query returned {count} items, expected {}: {json}", workload::PER_PARTITION));
+                return Err(format!(
+                    "Query returned {count} items, expected {}: {json}",
+                    workload::PER_PARTITION
+                ));
             }
         }
         return Ok(true);
@@ -444,7 +521,10 @@ async fn probe(conn: &mut Connection, api_op: &str, set: &RequestSet) -> Result<
         eprintln!("  {api_op}: not served by this dynamo-pg yet (n/a)");
         return Ok(false);
     }
-    Err(format!("{api_op} answered {status}: {}", String::from_utf8_lossy(&answer)))
+    Err(format!(
+        "{api_op} answered {status}: {}",
+        String::from_utf8_lossy(&answer)
+    ))
 }
 
 /// Loads items `0..items`: BatchWriteItem (25 per request) if the server has it, else PutItem,
@@ -457,12 +537,20 @@ async fn preload(addr: std::net::SocketAddr, items: u64) -> Result<&'static str,
     let (status, answer) = conn.call_json("BatchWriteItem", &first).await?;
     let batched = if status.is_success() {
         true
-    } else if answer["__type"].as_str().unwrap_or_default().ends_with("#UnknownOperationException") {
+    } else if answer["__type"]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with("#UnknownOperationException")
+    {
         false
     } else {
         return Err(format!("BatchWriteItem answered {status}: {answer}"));
     };
-    let (next, step) = if batched { (BATCH.min(items), BATCH) } else { (0, 1) };
+    let (next, step) = if batched {
+        (BATCH.min(items), BATCH)
+    } else {
+        (0, 1)
+    };
     let next = Arc::new(AtomicU64::new(next));
     let mut tasks = Vec::new();
     for _ in 0..CONNECTIONS {
@@ -489,7 +577,9 @@ async fn preload(addr: std::net::SocketAddr, items: u64) -> Result<&'static str,
                         request = serde_json::json!({ "RequestItems": unprocessed });
                     }
                 } else {
-                    let (status, answer) = conn.call_json("PutItem", &workload::put(start, start)).await?;
+                    let (status, answer) = conn
+                        .call_json("PutItem", &workload::put(start, start))
+                        .await?;
                     if !status.is_success() {
                         return Err(format!("PutItem answered {status}: {answer}"));
                     }
@@ -498,7 +588,8 @@ async fn preload(addr: std::net::SocketAddr, items: u64) -> Result<&'static str,
         }));
     }
     for task in tasks {
-        task.await.map_err(|e| format!("preload task panicked: {e}"))??;
+        task.await
+            .map_err(|e| format!("preload task panicked: {e}"))??;
     }
     Ok(if batched { "BatchWriteItem" } else { "PutItem" })
 }
@@ -506,7 +597,10 @@ async fn preload(addr: std::net::SocketAddr, items: u64) -> Result<&'static str,
 /// Checks the preload through SQL, builds pgbench's copy of the items, and leaves both tables
 /// vacuumed, analyzed and checkpointed. Returns the items' DynamoDB size.
 async fn prepare_postgres(server: &Server, items: u64) -> Result<i64, String> {
-    let conninfo = format!("host={} port=5432 user=dynamo_pg dbname=dynamo_pg", server.socket_dir.display());
+    let conninfo = format!(
+        "host={} port=5432 user=dynamo_pg dbname=dynamo_pg",
+        server.socket_dir.display()
+    );
     let (client, connection) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
         .await
         .map_err(|e| format!("cannot connect to the embedded PostgreSQL: {e}"))?;
@@ -524,16 +618,28 @@ async fn prepare_postgres(server: &Server, items: u64) -> Result<i64, String> {
         .map_err(sql_err)?
         .get(0);
     let row = client
-        .query_one(&format!("SELECT count(*), max(size)::int8 FROM {table}"), &[])
+        .query_one(
+            &format!("SELECT count(*), max(size)::int8 FROM {table}"),
+            &[],
+        )
         .await
         .map_err(sql_err)?;
     let (count, size): (i64, Option<i64>) = (row.get(0), row.get(1));
     if count as u64 != items {
-        return Err(format!("the item table holds {count} rows after the preload, expected {items}"));
+        return Err(format!(
+            "the item table holds {count} rows after the preload, expected {items}"
+        ));
     }
-    client.batch_execute(&pgbench::setup_sql(&table)).await.map_err(sql_err)?;
+    client
+        .batch_execute(&pgbench::setup_sql(&table))
+        .await
+        .map_err(sql_err)?;
     // One statement per call: VACUUM refuses to run in the implicit transaction of a batch.
-    for sql in [format!("VACUUM ANALYZE {table}"), format!("VACUUM ANALYZE {}", pgbench::TABLE), "CHECKPOINT".into()] {
+    for sql in [
+        format!("VACUUM ANALYZE {table}"),
+        format!("VACUUM ANALYZE {}", pgbench::TABLE),
+        "CHECKPOINT".into(),
+    ] {
         client.batch_execute(&sql).await.map_err(sql_err)?;
     }
     drop(client);
@@ -582,9 +688,16 @@ fn print_results(rows: &[Row]) {
             None => "n/a | n/a | n/a | n/a | n/a".into(),
         };
         let alone = match &row.postgres {
-            Some((_, c)) => format!("{:.0} | {:.0} | {:.0} | {:.0}", c.postgres, c.client, c.other_pct, c.idle_pct),
+            Some((_, c)) => format!(
+                "{:.0} | {:.0} | {:.0} | {:.0}",
+                c.postgres, c.client, c.other_pct, c.idle_pct
+            ),
             None => "- | - | - | -".into(),
         };
-        println!("| {} | {} | {dynamo} | {alone} |", row.op.label(), row.connections);
+        println!(
+            "| {} | {} | {dynamo} | {alone} |",
+            row.op.label(),
+            row.connections
+        );
     }
 }

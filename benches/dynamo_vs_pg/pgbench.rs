@@ -100,9 +100,18 @@ pub struct PgRun {
 impl PgBench {
     /// Runs the weighted `scripts` with `clients` connections for `secs` seconds, with
     /// prepared statements, one pgbench thread per core at most.
-    pub fn run(&self, scripts: &[(Script, u32)], clients: usize, secs: u64) -> Result<PgRun, String> {
+    pub fn run(
+        &self,
+        scripts: &[(Script, u32)],
+        clients: usize,
+        secs: u64,
+    ) -> Result<PgRun, String> {
         std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
-        let threads = clients.min(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        let threads = clients.min(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        );
         let mut cmd = Command::new(&self.bin);
         cmd.args(["-n", "-M", "prepared", "-p", "5432", "-U", "dynamo_pg"])
             .arg("-h")
@@ -119,7 +128,9 @@ impl PgBench {
         }
         cmd.arg("dynamo_pg");
         let before = children_cpu_us();
-        let out = cmd.output().map_err(|e| format!("cannot run {}: {e}", self.bin.display()))?;
+        let out = cmd
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", self.bin.display()))?;
         let client_cpu_us = children_cpu_us().saturating_sub(before);
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {

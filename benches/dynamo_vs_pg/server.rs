@@ -22,7 +22,12 @@ pub struct Server {
 impl Server {
     /// Starts `bin` with `--data-dir data_dir --listen 127.0.0.1:0` and `extra` arguments,
     /// its log going to `log`, and waits until it prints the address it listens on.
-    pub fn start(bin: &Path, data_dir: &Path, log: &Path, extra: &[String]) -> Result<Server, String> {
+    pub fn start(
+        bin: &Path,
+        data_dir: &Path,
+        log: &Path,
+        extra: &[String],
+    ) -> Result<Server, String> {
         let log_file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let mut cmd = Command::new(bin);
         cmd.args(["--listen", "127.0.0.1:0"])
@@ -41,20 +46,31 @@ impl Server {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let addr = lines.by_ref().map_while(Result::ok).find_map(|line| {
-            line.strip_prefix("dynamo-pg listening on http://").and_then(|a| a.trim().parse().ok())
+            line.strip_prefix("dynamo-pg listening on http://")
+                .and_then(|a| a.trim().parse().ok())
         });
         let Some(addr) = addr else {
             let status = child.wait();
-            return Err(format!("dynamo-pg exited before listening ({status:?}); see {}", log.display()));
+            return Err(format!(
+                "dynamo-pg exited before listening ({status:?}); see {}",
+                log.display()
+            ));
         };
         // Keep draining stdout so the server never blocks on it.
         std::thread::spawn(move || lines.for_each(drop));
         let socket_dir = find_socket_dir(data_dir, child.id())?;
-        Ok(Server { child, addr, socket_dir, pgdata: data_dir.join("pgdata") })
+        Ok(Server {
+            child,
+            addr,
+            socket_dir,
+            pgdata: data_dir.join("pgdata"),
+        })
     }
 
     /// The server's process id.
@@ -106,7 +122,10 @@ impl Drop for Server {
 /// The embedded PostgreSQL puts its socket in the data folder, or in /tmp/dynamo-pg-<pid> when
 /// the folder's path is too long for a socket address.
 fn find_socket_dir(data_dir: &Path, server_pid: u32) -> Result<PathBuf, String> {
-    let candidates = [data_dir.to_path_buf(), std::env::temp_dir().join(format!("dynamo-pg-{server_pid}"))];
+    let candidates = [
+        data_dir.to_path_buf(),
+        std::env::temp_dir().join(format!("dynamo-pg-{server_pid}")),
+    ];
     candidates
         .iter()
         .find(|d| d.join(".s.PGSQL.5432").exists())
@@ -184,7 +203,12 @@ fn process_cpu_ticks(pid: &str) -> (u64, u64, u32) {
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // Field k of the whole line (1-based, as in proc(5)) is fields[k - 3].
-    let get = |k: usize| fields.get(k - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let get = |k: usize| {
+        fields
+            .get(k - 3)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     (get(14) + get(15), get(16) + get(17), get(4) as u32)
 }
 
@@ -198,7 +222,12 @@ fn postgres_cpu_ticks(pid: u32) -> u64 {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| e.file_name().to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())).map(String::from))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                .map(String::from)
+        })
         .map(|child| process_cpu_ticks(&child))
         .filter(|(_, _, parent)| *parent == pid)
         .map(|(ticks, _, _)| ticks)

@@ -91,7 +91,9 @@ pub fn create_table() -> Value {
 
 /// BatchWriteItem putting items `range`.
 pub fn batch_write(range: std::ops::Range<u64>) -> Value {
-    let requests: Vec<Value> = range.map(|i| json!({"PutRequest": {"Item": item(i, i)}})).collect();
+    let requests: Vec<Value> = range
+        .map(|i| json!({"PutRequest": {"Item": item(i, i)}}))
+        .collect();
     json!({"RequestItems": {TABLE: requests}})
 }
 
@@ -144,7 +146,10 @@ pub fn bodies(items: u64, build: impl Fn(u64) -> Value) -> Vec<Bytes> {
 /// does dynamo-pg's parameter.
 pub fn pgbench_item_sql() -> String {
     let text = serde_json::to_string(&item_with("@P@", "@S@", "@N@")).expect("serialize");
-    assert!(!text.contains('\''), "the item text must not need SQL quoting");
+    assert!(
+        !text.contains('\''),
+        "the item text must not need SQL quoting"
+    );
     let text = text
         .replace("@P@", "user#' || :p || '")
         .replace("@S@", "item#' || :s || '")

@@ -21,21 +21,33 @@ pub struct Page {
     pub items: Vec<Item>,
     /// Items read (before the filter).
     pub scanned: usize,
-    /// Bytes read, for capacity.
+    /// Bytes read: the sizes of the entries read (whole items, or an index's projected
+    /// entries), for capacity and the 1 MB limit.
     pub bytes: usize,
+    /// The items read, each rounded up to 4 KB and counted in 4 KB blocks: what fetching them
+    /// one by one from the table costs (a local index read of unprojected attributes).
+    pub item_blocks: usize,
     /// The last item read, when the page stopped at Limit or at 1 MB.
     pub last: Option<Item>,
 }
 
-/// Reads one page of `read`, applying `keep` (the filter) to each item read.
+/// Reads one page of `read`, applying `keep` (the filter) to each item read. `entry_size` gives
+/// the size of the entry read for an item and its stored size (an index may hold less).
 pub async fn read_page(
     ctx: &Ctx,
     def: &TableDef,
     mut read: RangeRead<'_>,
     limit: Option<usize>,
+    entry_size: impl Fn(&Item, usize) -> usize,
     mut keep: impl FnMut(&Item) -> ApiResult<bool>,
 ) -> ApiResult<Page> {
-    let mut page = Page { items: Vec::new(), scanned: 0, bytes: 0, last: None };
+    let mut page = Page {
+        items: Vec::new(),
+        scanned: 0,
+        bytes: 0,
+        item_blocks: 0,
+        last: None,
+    };
     loop {
         let want = match limit {
             Some(l) => (l - page.scanned).min(CHUNK),
@@ -46,7 +58,8 @@ pub async fn read_page(
         let mut last_position = None;
         for row in rows {
             page.scanned += 1;
-            page.bytes += row.size;
+            page.bytes += entry_size(&row.item, row.size);
+            page.item_blocks += row.size.div_ceil(4096);
             let kept = keep(&row.item)?;
             let at_limit = limit.is_some_and(|l| page.scanned >= l) || page.bytes >= PAGE_BYTES;
             if at_limit {

@@ -1,18 +1,21 @@
 //! Query: the items of one partition (of the table or an index), in sort-key order, a page at
 //! a time, optionally narrowed by a sort-key condition and filtered after the read.
 
+use std::cmp::Ordering;
+
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
+use crate::expr::eval::compare_values;
 use crate::expr::{self, Comparator, RangeCondition};
-use crate::model::item_from_json;
+use crate::model::{item_from_json, AttributeValue};
 use crate::storage::layout::AccessPath;
 use crate::storage::read::{RangeRead, SortCondition};
 
 use super::common::{enum_member, resolve_table, str_member};
 use super::expressions::{check_mix, Expressions, QueryKeys, QUERY};
 use super::paging::read_page;
-use super::read::{response, select, start_key, Target};
+use super::read::{check_consistency, check_key_paths, response, select, start_key, Target};
 use super::Ctx;
 
 /// Runs Query.
@@ -28,7 +31,8 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         ));
     }
 
-    // The table, the index, and the expressions checked against the key queried.
+    // The table, the index, and the expressions checked against the key queried, in the order
+    // DynamoDB checks them: key paths, consistency, the start key, then Select and projections.
     let def = resolve_table(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
     let target = Target::new(&def, str_member(&input, "IndexName"))?;
     let key = target.key();
@@ -39,21 +43,44 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     };
     let expressions = Expressions::parse(&input, &QUERY, Some(&QueryKeys { schema }))?;
     let Some(key_condition) = expressions.key_condition else {
-        return Err(ApiError::validation("Query condition missed key schema element"));
+        return Err(ApiError::validation(
+            "Query condition missed key schema element",
+        ));
     };
-    let consistent = input.get("ConsistentRead").and_then(Value::as_bool).unwrap_or(false);
-    let select = select(&input, &target, expressions.projection, consistent)?;
+    check_key_paths(
+        &def,
+        expressions.projection.as_ref(),
+        expressions.filter.as_ref(),
+    )?;
+    let consistent = input
+        .get("ConsistentRead")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    check_consistency(&target, consistent)?;
 
-    // Where to start: a start key must lie in the partition queried.
+    // Where to start: a start key must satisfy the sort-key condition and lie in the partition
+    // queried.
     let path = AccessPath::new(&def, target.index);
-    let start = start_key(&input, &target, &path)?;
+    let start = start_key(&input, &target, &path, true)?;
     if let Some((start_item, _)) = &start {
+        if let Some((range_name, condition)) = &key_condition.range {
+            let satisfied = start_item
+                .get(range_name)
+                .is_some_and(|value| satisfies(value, condition));
+            if !satisfied {
+                return Err(ApiError::validation(
+                    "The provided starting key does not match the range key predicate",
+                ));
+            }
+        }
         if start_item.get(&key_condition.hash_name) != Some(&key_condition.hash_value) {
             return Err(ApiError::validation(
                 "The provided starting key is outside query boundaries based on provided conditions",
             ));
         }
     }
+    let filter = expressions.filter;
+    let select = select(&input, &target, expressions.projection, filter.as_ref())?;
 
     let sort = key_condition.range.map(|(_, condition)| match condition {
         RangeCondition::Compare(Comparator::Lt, v) => SortCondition::Lt(v),
@@ -68,12 +95,56 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         path,
         partition: Some(key_condition.hash_value),
         sort,
-        forward: input.get("ScanIndexForward").and_then(Value::as_bool).unwrap_or(true),
+        forward: input
+            .get("ScanIndexForward")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
         after: start.map(|(_, position)| position),
         segment: None,
     };
-    let limit = input.get("Limit").and_then(Value::as_u64).map(|l| l as usize);
-    let filter = expressions.filter;
-    let page = read_page(ctx, &def, read, limit, |item| Ok(filter.as_ref().is_none_or(|f| f.evaluate(item)))).await?;
-    Ok(response(page, &select, &target, consistent, enum_member(&input, "ReturnConsumedCapacity", "NONE")))
+    let limit = input
+        .get("Limit")
+        .and_then(Value::as_u64)
+        .map(|l| l as usize);
+    let page = read_page(
+        ctx,
+        &def,
+        read,
+        limit,
+        |item, stored| target.entry_size(item, stored),
+        |item| Ok(filter.as_ref().is_none_or(|f| f.evaluate(item))),
+    )
+    .await?;
+    Ok(response(
+        page,
+        &select,
+        &target,
+        consistent,
+        enum_member(&input, "ReturnConsumedCapacity", "NONE"),
+    ))
+}
+
+/// Whether a sort-key value satisfies the Query's sort-key condition (for a start key).
+fn satisfies(value: &AttributeValue, condition: &RangeCondition) -> bool {
+    let order = |bound: &AttributeValue| compare_values(value, bound);
+    match condition {
+        RangeCondition::Compare(op, bound) => match (op, order(bound)) {
+            (_, None) => false,
+            (Comparator::Eq, Some(o)) => o == Ordering::Equal,
+            (Comparator::Ne, Some(o)) => o != Ordering::Equal,
+            (Comparator::Lt, Some(o)) => o == Ordering::Less,
+            (Comparator::Le, Some(o)) => o != Ordering::Greater,
+            (Comparator::Gt, Some(o)) => o == Ordering::Greater,
+            (Comparator::Ge, Some(o)) => o != Ordering::Less,
+        },
+        RangeCondition::Between(low, high) => {
+            order(low).is_some_and(|o| o != Ordering::Less)
+                && order(high).is_some_and(|o| o != Ordering::Greater)
+        }
+        RangeCondition::BeginsWith(prefix) => match (value, prefix) {
+            (AttributeValue::S(v), AttributeValue::S(p)) => v.as_bytes().starts_with(p.as_bytes()),
+            (AttributeValue::B(v), AttributeValue::B(p)) => v.starts_with(p),
+            _ => false,
+        },
+    }
 }

@@ -4,8 +4,9 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::expr::Projection;
-use crate::model::{item_from_json, item_to_json, Item};
+use crate::expr::{Condition, Path, Projection};
+use crate::model::size::item_size;
+use crate::model::{item_from_json, item_to_json, AttributeValue, Item};
 use crate::schema::{IndexDef, TableDef};
 use crate::storage::layout::{AccessPath, SqlValue};
 
@@ -23,9 +24,19 @@ pub struct Target<'a> {
 impl<'a> Target<'a> {
     /// Resolves IndexName (if any) on `def`.
     pub fn new(def: &'a TableDef, index_name: Option<&str>) -> ApiResult<Target<'a>> {
-        let Some(name) = index_name else { return Ok(Target { def, index: None, global: false }) };
+        let Some(name) = index_name else {
+            return Ok(Target {
+                def,
+                index: None,
+                global: false,
+            });
+        };
         if let Some(index) = def.local_indexes.iter().find(|i| i.name == name) {
-            return Ok(Target { def, index: Some(index), global: false });
+            return Ok(Target {
+                def,
+                index: Some(index),
+                global: false,
+            });
         }
         if let Some(index) = def.global_indexes.iter().find(|i| i.name == name) {
             if index.status != "ACTIVE" {
@@ -33,9 +44,15 @@ impl<'a> Target<'a> {
                     "Cannot read from backfilling global secondary index: {name}"
                 )));
             }
-            return Ok(Target { def, index: Some(index), global: true });
+            return Ok(Target {
+                def,
+                index: Some(index),
+                global: true,
+            });
         }
-        Err(ApiError::validation(format!("The table does not have the specified index: {name}")))
+        Err(ApiError::validation(format!(
+            "The table does not have the specified index: {name}"
+        )))
     }
 
     /// The key of the table or index read (what the key condition is checked against).
@@ -64,20 +81,71 @@ impl<'a> Target<'a> {
             "ALL" => true,
             _ => {
                 self.start_key_names().contains(&attribute)
-                    || index.projection.non_key_attributes.iter().any(|a| a == attribute)
+                    || index
+                        .projection
+                        .non_key_attributes
+                        .iter()
+                        .any(|a| a == attribute)
             }
         }
     }
 
-    /// The ConsumedCapacity of a page that read `bytes`.
-    pub fn consumed(&self, bytes: usize, consistent: bool) -> Consumed {
-        let units = bytes.div_ceil(4096) as f64 * if consistent { 1.0 } else { 0.5 };
+    /// Whether the target's entries hold only part of the item (an index not projecting ALL).
+    fn partial(&self) -> bool {
+        self.index
+            .is_some_and(|i| i.projection.projection_type != "ALL")
+    }
+
+    /// The size of the entry the target holds for `item` (whose stored size is `stored`): an
+    /// index that does not project ALL holds only the keys and its projected attributes.
+    pub fn entry_size(&self, item: &Item, stored: usize) -> usize {
+        if !self.partial() {
+            return stored;
+        }
+        let entry: Item = item
+            .iter()
+            .filter(|(name, _)| self.projects(name))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        item_size(&entry)
+    }
+
+    /// Whether answering `select` from this target reads whole items from the table: a local
+    /// index asked for attributes it does not project (a global index refuses such requests).
+    pub fn fetches(&self, select: &Select) -> bool {
+        if self.global || !self.partial() {
+            return false;
+        }
+        match select {
+            Select::All => true,
+            Select::Specific(p) => p.top_level_names().into_iter().any(|a| !self.projects(a)),
+            Select::Projected | Select::Count => false,
+        }
+    }
+
+    /// The ConsumedCapacity of `page`: the entries read, summed and rounded up to 4 KB, are
+    /// charged to the table or index read; items fetched from the table for a local index are
+    /// charged to the table item by item. Halved when eventually consistent.
+    pub fn consumed(&self, page: &Page, fetched: bool, consistent: bool) -> Consumed {
+        let factor = if consistent { 1.0 } else { 0.5 };
+        let units = page.bytes.div_ceil(4096) as f64 * factor;
+        let table = if fetched {
+            page.item_blocks as f64 * factor
+        } else {
+            0.0
+        };
         match self.index {
             None => Consumed::table(units),
-            Some(index) if self.global => {
-                Consumed { table: 0.0, global: vec![(index.name.clone(), units)], ..Default::default() }
-            }
-            Some(index) => Consumed { table: 0.0, local: vec![(index.name.clone(), units)], ..Default::default() },
+            Some(index) if self.global => Consumed {
+                table,
+                global: vec![(index.name.clone(), units)],
+                ..Default::default()
+            },
+            Some(index) => Consumed {
+                table,
+                local: vec![(index.name.clone(), units)],
+                ..Default::default()
+            },
         }
     }
 }
@@ -94,9 +162,67 @@ pub enum Select {
     Count,
 }
 
-/// Applies DynamoDB's Select rules. `reading` is "Querying" or "Scanning" for messages.
-pub fn select(input: &Value, target: &Target<'_>, projection: Option<Projection>, consistent: bool) -> ApiResult<Select> {
-    let projection_member = if input.get("ProjectionExpression").is_some() { "ProjectionExpression" } else { "AttributesToGet" };
+/// Nested paths (`a.b`, `a[0]`) into key attributes are refused wherever a Query or Scan names
+/// them: keys are scalars. The filter is checked before the projection; in each, the table's
+/// keys before the keys of its indexes.
+pub fn check_key_paths(
+    def: &TableDef,
+    projection: Option<&Projection>,
+    filter: Option<&Condition>,
+) -> ApiResult<()> {
+    let mut filter_paths = Vec::new();
+    if let Some(f) = filter {
+        crate::expr::key_condition::collect_paths(f, &mut filter_paths);
+    }
+    let projection_paths: Vec<&Path> = projection
+        .map(|p| p.paths.iter().collect())
+        .unwrap_or_default();
+    for paths in [filter_paths, projection_paths] {
+        let nested: Vec<&Path> = paths.into_iter().filter(|p| !p.is_top_level()).collect();
+        let named = |name: &str| nested.iter().any(|p| p.top() == name);
+        let refused = |kind: &str, name: &str| {
+            ApiError::validation(format!(
+                "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: {kind}: {name}"
+            ))
+        };
+        if let Some(attr) = def.key.attrs().find(|a| named(&a.name)) {
+            return Err(refused("Key", &attr.name));
+        }
+        let index_keys = def
+            .local_indexes
+            .iter()
+            .chain(&def.global_indexes)
+            .flat_map(|i| i.key.attrs());
+        if let Some(attr) = index_keys.into_iter().find(|a| named(&a.name)) {
+            return Err(refused("IndexKey", &attr.name));
+        }
+    }
+    Ok(())
+}
+
+/// Global secondary indexes are eventually consistent only.
+pub fn check_consistency(target: &Target<'_>, consistent: bool) -> ApiResult<()> {
+    if target.global && consistent {
+        return Err(ApiError::validation(
+            "Consistent reads are not supported on global secondary indexes",
+        ));
+    }
+    Ok(())
+}
+
+/// Applies DynamoDB's Select rules, and (for Query) refuses a filter on attributes the index
+/// queried does not project.
+pub fn select(
+    input: &Value,
+    target: &Target<'_>,
+    projection: Option<Projection>,
+    filter: Option<&Condition>,
+) -> ApiResult<Select> {
+    let projection_member = if input.get("ProjectionExpression").is_some() {
+        "ProjectionExpression"
+    } else {
+        "AttributesToGet"
+    };
     let select = match (input.get("Select").and_then(Value::as_str), projection) {
         (Some("SPECIFIC_ATTRIBUTES"), None) => {
             return Err(ApiError::validation(
@@ -128,8 +254,23 @@ pub fn select(input: &Value, target: &Target<'_>, projection: Option<Projection>
         (_, None) if target.index.is_some() => Select::Projected,
         (_, None) => Select::All,
     };
-    if target.global && consistent {
-        return Err(ApiError::validation("Consistent reads are not supported on global secondary indexes"));
+    if let (Some(index), Some(filter)) = (target.index, filter) {
+        let mut paths = Vec::new();
+        crate::expr::key_condition::collect_paths(filter, &mut paths);
+        let mut missing: Vec<&str> = paths
+            .iter()
+            .map(|p| p.top())
+            .filter(|a| !target.projects(a))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: Secondary index {} does not project one or more filter attributes: [{}]",
+                index.name,
+                missing.join(", ")
+            )));
+        }
     }
     if let (true, Some(index)) = (target.global, target.index) {
         match &select {
@@ -156,24 +297,73 @@ pub fn select(input: &Value, target: &Target<'_>, projection: Option<Projection>
 }
 
 /// Reads and checks an ExclusiveStartKey: exactly the start key attributes of the target, each
-/// of its key type. Returns the item and its position in the target's order.
-pub fn start_key(input: &Value, target: &Target<'_>, path: &AccessPath<'_>) -> ApiResult<Option<(Item, Vec<SqlValue>)>> {
-    let Some(json) = input.get("ExclusiveStartKey") else { return Ok(None) };
+/// of its key type and not empty. Returns the key and its position in the target's order.
+///
+/// The messages follow DynamoDB: a key of the wrong size is refused against the table's key
+/// schema (for a table or a local index; `The provided starting key is invalid` for a global
+/// one); a value of the wrong type in the key schema read (a Query's, or an index's) is `The
+/// provided key element does not match the schema`, in the rest of the table key the same with
+/// the `The provided starting key is invalid: ` prefix (dynalite, written against the service;
+/// DynamoDB Local answers `Type mismatch for attribute to update` there).
+pub fn start_key(
+    input: &Value,
+    target: &Target<'_>,
+    path: &AccessPath<'_>,
+    query: bool,
+) -> ApiResult<Option<(Item, Vec<SqlValue>)>> {
+    let Some(json) = input.get("ExclusiveStartKey") else {
+        return Ok(None);
+    };
     let key = item_from_json(json)?;
     let names = target.start_key_names();
     if key.len() != names.len() {
-        return Err(ApiError::validation(match target.index {
-            None => "Exclusive Start Key must have same size as table's key schema",
-            Some(_) => "The provided starting key is invalid",
+        return Err(ApiError::validation(if target.global {
+            "The provided starting key is invalid"
+        } else {
+            "Exclusive Start Key must have same size as table's key schema"
         }));
     }
-    let invalid = || ApiError::validation("The provided starting key is invalid: The provided key element does not match the schema");
-    for name in &names {
-        if !key.contains_key(*name) {
-            return Err(ApiError::validation("The provided starting key is invalid"));
+    if names.iter().any(|name| !key.contains_key(*name)) {
+        return Err(ApiError::validation("The provided starting key is invalid"));
+    }
+    // The key schema read first (unprefixed messages), then the rest of the table key.
+    let read_schema = query || target.index.is_some();
+    let mut attrs: Vec<(&crate::schema::KeyAttr, bool)> = Vec::new();
+    if read_schema {
+        attrs.extend(target.key().attrs().map(|a| (a, true)));
+    }
+    for a in target.def.key.attrs() {
+        if !attrs.iter().any(|(b, _)| b.name == a.name) {
+            attrs.push((a, false));
         }
     }
-    let position = path.position(&key).ok_or_else(invalid)?;
+    for (attr, in_read_schema) in attrs {
+        let Some(value) = key.get(&attr.name) else {
+            continue;
+        };
+        if value.type_name() != attr.ty.as_str() {
+            let message = "The provided key element does not match the schema";
+            return Err(ApiError::validation(if in_read_schema {
+                message.to_string()
+            } else {
+                format!("The provided starting key is invalid: {message}")
+            }));
+        }
+        let empty = match value {
+            AttributeValue::S(s) => s.is_empty().then_some("string"),
+            AttributeValue::B(b) => b.is_empty().then_some("binary"),
+            _ => None,
+        };
+        if let Some(kind) = empty {
+            return Err(ApiError::validation(format!(
+                "The provided starting key is invalid: One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {kind} value. Key: {}",
+                attr.name
+            )));
+        }
+    }
+    let position = path.position(&key).ok_or_else(|| {
+        ApiError::validation("The provided starting key is invalid: The provided key element does not match the schema")
+    })?;
     Ok(Some((key, position)))
 }
 
@@ -183,9 +373,10 @@ fn shape(item: Item, select: &Select, target: &Target<'_>) -> Item {
         Select::All | Select::Count => item,
         Select::Specific(p) => p.apply(&item),
         Select::Projected => match target.index {
-            Some(index) if index.projection.projection_type != "ALL" => {
-                item.into_iter().filter(|(name, _)| target.projects(name)).collect()
-            }
+            Some(index) if index.projection.projection_type != "ALL" => item
+                .into_iter()
+                .filter(|(name, _)| target.projects(name))
+                .collect(),
             _ => item,
         },
     }
@@ -199,20 +390,28 @@ pub fn response(
     consistent: bool,
     return_consumed_capacity: &str,
 ) -> Value {
+    let consumed = target.consumed(&page, target.fetches(select), consistent);
     let mut out = Map::new();
     let count = page.items.len();
     if !matches!(select, Select::Count) {
-        let items: Vec<Value> = page.items.into_iter().map(|i| item_to_json(&shape(i, select, target))).collect();
+        let items: Vec<Value> = page
+            .items
+            .into_iter()
+            .map(|i| item_to_json(&shape(i, select, target)))
+            .collect();
         out.insert("Items".into(), Value::Array(items));
     }
     out.insert("Count".into(), count.into());
     out.insert("ScannedCount".into(), page.scanned.into());
     if let Some(last) = page.last {
         let names = target.start_key_names();
-        let key: Item = last.into_iter().filter(|(name, _)| names.contains(&name.as_str())).collect();
+        let key: Item = last
+            .into_iter()
+            .filter(|(name, _)| names.contains(&name.as_str()))
+            .collect();
         out.insert("LastEvaluatedKey".into(), item_to_json(&key));
     }
-    if let Some(cc) = target.consumed(page.bytes, consistent).report(target.def, return_consumed_capacity) {
+    if let Some(cc) = consumed.report(target.def, return_consumed_capacity) {
         out.insert("ConsumedCapacity".into(), cc);
     }
     Value::Object(out)

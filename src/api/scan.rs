@@ -12,7 +12,7 @@ use crate::storage::read::RangeRead;
 use super::common::{enum_member, resolve_table, str_member};
 use super::expressions::{check_mix, Expressions, SCAN};
 use super::paging::read_page;
-use super::read::{response, select, start_key, Target};
+use super::read::{check_consistency, check_key_paths, response, select, start_key, Target};
 use super::Ctx;
 
 /// Runs Scan.
@@ -40,12 +40,23 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     };
     let expressions = Expressions::parse(&input, &SCAN, None)?;
 
+    // The table or index, then DynamoDB's checks in its order: key paths, consistency, the
+    // start key, then Select and projections.
     let def = resolve_table(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
     let target = Target::new(&def, str_member(&input, "IndexName"))?;
-    let consistent = input.get("ConsistentRead").and_then(Value::as_bool).unwrap_or(false);
-    let select = select(&input, &target, expressions.projection, consistent)?;
+    check_key_paths(
+        &def,
+        expressions.projection.as_ref(),
+        expressions.filter.as_ref(),
+    )?;
+    let consistent = input
+        .get("ConsistentRead")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    check_consistency(&target, consistent)?;
     let path = AccessPath::new(&def, target.index);
-    let start = start_key(&input, &target, &path)?;
+    let start = start_key(&input, &target, &path, false)?;
+    let select = select(&input, &target, expressions.projection, None)?;
 
     let read = RangeRead {
         path,
@@ -55,8 +66,25 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         after: start.map(|(_, position)| position),
         segment,
     };
-    let limit = input.get("Limit").and_then(Value::as_u64).map(|l| l as usize);
+    let limit = input
+        .get("Limit")
+        .and_then(Value::as_u64)
+        .map(|l| l as usize);
     let filter = expressions.filter;
-    let page = read_page(ctx, &def, read, limit, |item| Ok(filter.as_ref().is_none_or(|f| f.evaluate(item)))).await?;
-    Ok(response(page, &select, &target, consistent, enum_member(&input, "ReturnConsumedCapacity", "NONE")))
+    let page = read_page(
+        ctx,
+        &def,
+        read,
+        limit,
+        |item, stored| target.entry_size(item, stored),
+        |item| Ok(filter.as_ref().is_none_or(|f| f.evaluate(item))),
+    )
+    .await?;
+    Ok(response(
+        page,
+        &select,
+        &target,
+        consistent,
+        enum_member(&input, "ReturnConsumedCapacity", "NONE"),
+    ))
 }

@@ -144,14 +144,18 @@ struct Target {
 /// Why one action of a cancelled transaction failed (or `None`).
 #[derive(Clone, Debug)]
 pub(super) enum Reason {
+    /// The action would have been applied.
     None,
+    /// Its condition did not hold.
     ConditionalCheckFailed {
         /// The action was a ConditionCheck (its message ends with a period).
         check: bool,
         /// The item, when ReturnValuesOnConditionCheckFailure asked for it and there is one.
         item: Option<Item>,
     },
+    /// It is invalid for its table or its item: the message says why.
     ValidationError(String),
+    /// Another writer held its item for too long.
     TransactionConflict,
 }
 
@@ -259,7 +263,11 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     } else {
         Vec::new()
     };
-    let request_hash = request_hash(input.get("TransactItems").unwrap_or(&NULL));
+    let token = str_member(&input, "ClientRequestToken");
+    let request_hash = match token {
+        Some(_) => request_hash(input.get("TransactItems").unwrap_or(&NULL)),
+        None => Vec::new(),
+    };
     let request = TxWrite {
         items: locked
             .iter()
@@ -270,7 +278,7 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
                 })
             })
             .collect(),
-        token: str_member(&input, "ClientRequestToken").map(|token| TxToken {
+        token: token.map(|token| TxToken {
             token,
             request_hash: &request_hash,
         }),

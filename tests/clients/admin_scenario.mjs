@@ -146,6 +146,7 @@ try {
   await steps.step("the table view shows the edit", async () => {
     await page.getByRole("link", { name: TableName }).first().click();
     await page.locator("#items-container tr", { hasText: "edited" }).waitFor();
+    await page.screenshot({ path: join(shots, "dynamodb-admin-4-items-after-edit.png") });
   });
 
   await steps.step("delete the table (SDK)", async () => {
