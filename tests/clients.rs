@@ -19,7 +19,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::client::Waiters;
@@ -57,8 +57,8 @@ fn runs(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Checks what a client needs; None when all is there, else what is missing. Under CI a missing
-/// tool fails the test; elsewhere the client is skipped with a note.
+/// Checks what a client needs: true when all is there. Under CI a missing tool fails the test;
+/// elsewhere the client is skipped with a note.
 fn require(client: &str, needs: &[(&str, bool)]) -> bool {
     let missing: Vec<&str> = needs
         .iter()
@@ -111,21 +111,62 @@ fn run_scenario(client: &str, program: &str, args: &[&str]) {
             scratch.join("no-credentials"),
         )
         .env("PYTHONDONTWRITEBYTECODE", "1");
-    let out = cmd
-        .output()
+    let (status, stdout, stderr) = output_within(cmd, SCENARIO_TIMEOUT)
         .unwrap_or_else(|e| panic!("{client}: could not run {program}: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
     for line in stdout.lines().filter(|l| l.starts_with("SKIP ")) {
         note(line);
     }
     assert!(
-        out.status.success() && stdout.contains("scenario done:"),
+        status.is_some_and(|s| s.success()) && stdout.contains("scenario done:"),
         "{client} scenario failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
+        status.map_or(format!("killed after {SCENARIO_TIMEOUT:?}"), |s| s
+            .to_string())
     );
     println!("{stdout}");
     println!("{client}: {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// A scenario takes seconds; one that hangs (a browser that never answers, say) is killed.
+const SCENARIO_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Runs `cmd` to completion or until `limit`, then kills it: (exit status, or None when killed;
+/// stdout; stderr).
+fn output_within(
+    mut cmd: Command,
+    limit: Duration,
+) -> std::io::Result<(Option<std::process::ExitStatus>, String, String)> {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    // Its own process group, so that a timeout kills what it started too (aws, a browser).
+    cmd.process_group(0);
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            // SAFETY: signals the process group we created for the child.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Ok((status, out.join().unwrap(), err.join().unwrap()))
 }
 
 #[tokio::test]

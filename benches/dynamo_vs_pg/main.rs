@@ -382,12 +382,12 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
     wait_active(&mut conn).await?;
     let started = Instant::now();
     let method = preload(server.addr, config.items).await?;
-    println!(
-        "preloaded {} items with {method} in {:.1} s",
-        config.items,
-        started.elapsed().as_secs_f64()
-    );
+    let loaded_in = started.elapsed().as_secs_f64();
     let item_size = prepare_postgres(&server, config.items).await?;
+    println!(
+        "preloaded {} items of {item_size} bytes (DynamoDB's measure) with {method} in {loaded_in:.1} s",
+        config.items,
+    );
     let rss_loaded = server.rss_kib();
     let pgbench = PgBench {
         bin: config.pgbench.clone(),

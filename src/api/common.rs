@@ -137,13 +137,11 @@ pub fn check_item(def: &TableDef, item: &Item) -> ApiResult<StoredKey> {
                     index.name
                 )));
             }
-            if let AttributeValue::S(s) = value {
-                if s.is_empty() {
-                    return Err(ApiError::validation(format!(
-                        "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: {}, IndexKey: {}",
-                        index.name, attr.name
-                    )));
-                }
+            if let Some(kind) = empty_kind(value) {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {kind} value. IndexName: {}, IndexKey: {}",
+                    index.name, attr.name
+                )));
             }
         }
     }
@@ -152,6 +150,29 @@ pub fn check_item(def: &TableDef, item: &Item) -> ApiResult<StoredKey> {
     }
     StoredKey::from_item(&def.key, item)
         .ok_or_else(|| ApiError::validation("The provided key element does not match the schema"))
+}
+
+/// "string" or "binary" when `value` is an empty S or B (which no key may hold).
+pub fn empty_kind(value: &AttributeValue) -> Option<&'static str> {
+    match value {
+        AttributeValue::S(s) if s.is_empty() => Some("string"),
+        AttributeValue::B(b) if b.is_empty() => Some("binary"),
+        _ => None,
+    }
+}
+
+/// UpdateItem's own wording for an update that leaves an index key empty.
+pub fn check_updated_index_keys(def: &TableDef, item: &Item) -> ApiResult<()> {
+    for index in def.local_indexes.iter().chain(&def.global_indexes) {
+        for attr in index.key.attrs() {
+            if let Some(kind) = item.get(&attr.name).and_then(empty_kind) {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values are not valid. The update expression attempted to update a secondary index key to a value that is not supported. The AttributeValue for a key attribute cannot contain an empty {kind} value."
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads an enum-like string member with a default, as DynamoDB does for ReturnValues and the

@@ -12,7 +12,7 @@ use crate::model::{item_from_json, item_size, item_to_json, Item};
 use crate::storage::items::Write;
 
 use super::capacity::write_consumed;
-use super::common::{check_item, enum_member, parse_key, resolve_table, str_member, MAX_ITEM_BYTES};
+use super::common::{check_item, check_updated_index_keys, enum_member, parse_key, resolve_table, str_member, MAX_ITEM_BYTES};
 use super::expressions::{check_mix, Expressions, UPDATE};
 use super::{conditions, Ctx};
 
@@ -47,6 +47,7 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
                 outcome = None;
                 return Ok(Write::Keep);
             };
+            check_updated_index_keys(&def, &result.item)?;
             check_item(&def, &result.item)?;
             let new = result.item.clone();
             outcome = Some(result);

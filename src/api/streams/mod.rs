@@ -76,7 +76,9 @@ pub async fn find_stream(ctx: &Ctx, arn: &str) -> ApiResult<Option<StreamInfo>> 
 /// A decoded, authentic shard iterator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Iterator {
+    /// The stream (`storage::streams::StreamInfo::stream_id`).
     pub stream_id: i64,
+    /// The shard's number in the stream.
     pub shard: i16,
     /// The next per-shard sequence number to read.
     pub position: i64,
