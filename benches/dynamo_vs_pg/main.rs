@@ -313,6 +313,16 @@ impl RssWatch {
     }
 }
 
+/// The benchmark's working folder (server data, logs, pgbench scripts), removed on drop, also
+/// when a panic unwinds.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn main() {
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -325,9 +335,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let root = std::env::temp_dir().join(format!("dynamo-pg-bench-{}", std::process::id()));
-    let result = runtime.block_on(run(&config, &root));
-    let _ = std::fs::remove_dir_all(&root);
+    let root =
+        TempDir(std::env::temp_dir().join(format!("dynamo-pg-bench-{}", std::process::id())));
+    let result = runtime.block_on(run(&config, &root.0));
+    drop(root);
     if let Err(e) = result {
         eprintln!("bench failed: {e}");
         std::process::exit(1);
@@ -380,6 +391,7 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
         return Err(format!("CreateTable answered {status}: {answer}"));
     }
     wait_active(&mut conn).await?;
+    drop(conn);
     let started = Instant::now();
     let method = preload(server.addr, config.items).await?;
     let loaded_in = started.elapsed().as_secs_f64();
@@ -408,6 +420,8 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
     {
         let mut supported = true;
         for api_op in op.api_operations() {
+            // A fresh connection: the server closes keep-alive connections left idle.
+            let mut conn = Connection::open(server.addr).await?;
             supported &= probe(&mut conn, api_op, bodies.set(api_op)).await?;
         }
         for &connections in &config.connections {
