@@ -29,6 +29,7 @@ pub fn start(n: usize, envs: &[(&str, &str)]) -> Cluster {
     let database_url = match external {
         Some(url) => url,
         None => {
+            remove_stale_data_dirs();
             use std::sync::atomic::{AtomicUsize, Ordering};
             static N: AtomicUsize = AtomicUsize::new(0);
             let dir = std::env::temp_dir().join(format!(
@@ -63,6 +64,28 @@ impl Cluster {
                 .expect("connect to the test database");
         tokio::spawn(connection);
         client
+    }
+}
+
+/// Removes the data folders of earlier test processes that have ended (their servers stopped
+/// with them), which nothing else would clean up.
+fn remove_stale_data_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("dpg-cluster-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
