@@ -55,16 +55,42 @@ pub struct KeyAttr {
 }
 
 /// A primary key or an index key: a partition (hash) key and an optional sort (range) key.
+/// A global secondary index may have up to four of each (multi-attribute keys): the first ones
+/// are `hash` and `range`, the others `extra_hash` and `extra_range`, in KeySchema order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeySchema {
     pub hash: KeyAttr,
     pub range: Option<KeyAttr>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hash: Vec<KeyAttr>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_range: Vec<KeyAttr>,
 }
 
 impl KeySchema {
+    /// A key of one partition key attribute and at most one sort key attribute.
+    pub fn simple(hash: KeyAttr, range: Option<KeyAttr>) -> KeySchema {
+        KeySchema { hash, range, extra_hash: Vec::new(), extra_range: Vec::new() }
+    }
+
+    /// The partition key attributes, in KeySchema order.
+    pub fn hash_attrs(&self) -> impl Iterator<Item = &KeyAttr> {
+        std::iter::once(&self.hash).chain(&self.extra_hash)
+    }
+
+    /// The sort key attributes, in KeySchema order.
+    pub fn range_attrs(&self) -> impl Iterator<Item = &KeyAttr> {
+        self.range.iter().chain(&self.extra_range)
+    }
+
+    /// Whether the key has more than one partition or sort key attribute.
+    pub fn is_multi(&self) -> bool {
+        !self.extra_hash.is_empty() || !self.extra_range.is_empty()
+    }
+
     /// The key attributes, hash first.
     pub fn attrs(&self) -> impl Iterator<Item = &KeyAttr> {
-        std::iter::once(&self.hash).chain(self.range.as_ref())
+        self.hash_attrs().chain(self.range_attrs())
     }
 
     /// Whether `name` is one of the key attributes.
@@ -74,8 +100,9 @@ impl KeySchema {
 
     /// DynamoDB's `KeySchema` list.
     pub fn to_json(&self) -> serde_json::Value {
-        let mut list = vec![serde_json::json!({"AttributeName": self.hash.name, "KeyType": "HASH"})];
-        if let Some(r) = &self.range {
+        let mut list: Vec<serde_json::Value> =
+            self.hash_attrs().map(|h| serde_json::json!({"AttributeName": h.name, "KeyType": "HASH"})).collect();
+        for r in self.range_attrs() {
             list.push(serde_json::json!({"AttributeName": r.name, "KeyType": "RANGE"}));
         }
         serde_json::Value::Array(list)

@@ -133,6 +133,7 @@ async fn every_access_path_is_an_index_range_scan_whose_cost_does_not_grow() {
     let query_table = || RangeRead {
         path: AccessPath::new(&def, None),
         partition: Some(s("p77")),
+        equal: Vec::new(),
         sort: Some(SortCondition::Between(AttributeValue::N(Number::from_i64(10)), AttributeValue::N(Number::from_i64(19)))),
         forward: true,
         after: None,
@@ -141,16 +142,18 @@ async fn every_access_path_is_an_index_range_scan_whose_cost_does_not_grow() {
     let query_lsi = || RangeRead {
         path: AccessPath::new(&def, Some(lsi)),
         partition: Some(s("p77")),
+        equal: Vec::new(),
         sort: Some(SortCondition::BeginsWith(s("l0"))),
         forward: false,
         after: None,
         segment: None,
     };
     let query_gsi =
-        || RangeRead { path: AccessPath::new(&def, Some(gsi)), partition: Some(s("g7777")), sort: None, forward: true, after: None, segment: None };
+        || RangeRead { path: AccessPath::new(&def, Some(gsi)), partition: Some(s("g7777")), equal: Vec::new(), sort: None, forward: true, after: None, segment: None };
     let segment = || RangeRead {
         path: AccessPath::new(&def, None),
         partition: None,
+        equal: Vec::new(),
         sort: None,
         forward: true,
         after: None,

@@ -229,6 +229,13 @@ def apply_service_rules(step, status, body):
                 description["TableStatus"] = status_rule[0]
                 notes.append(f"{step['op']}: the service answers TableStatus {status_rule[0]}; "
                              "Local ACTIVE")
+            for index in description.get("GlobalSecondaryIndexes") or []:
+                if "ProvisionedThroughput" not in index:
+                    index["ProvisionedThroughput"] = {
+                        "NumberOfDecreasesToday": 0, "ReadCapacityUnits": 0, "WriteCapacityUnits": 0}
+                    notes.append("the service describes an on-demand GSI with ProvisionedThroughput "
+                                 f"0/0; Local omits it for GSI {index.get('IndexName')} (a "
+                                 "multi-attribute key)")
             if step["op"] == "CreateTable":
                 for index in description.get("GlobalSecondaryIndexes") or []:
                     if index.get("IndexStatus") == "ACTIVE":

@@ -128,6 +128,11 @@ pub fn check_item(def: &TableDef, item: &Item) -> ApiResult<StoredKey> {
     for index in def.local_indexes.iter().chain(&def.global_indexes) {
         for attr in index.key.attrs() {
             let Some(value) = item.get(&attr.name) else { continue };
+            if !attr.ty.matches(value) && index.key.is_multi() {
+                return Err(ApiError::validation(
+                    "One or more parameter values were invalid: Type mismatch for Index Key",
+                ));
+            }
             if !attr.ty.matches(value) {
                 return Err(ApiError::validation(format!(
                     "One or more parameter values were invalid: Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",

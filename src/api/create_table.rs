@@ -148,15 +148,7 @@ pub(super) fn parse_attribute_definitions(list: &[Value]) -> ApiResult<Vec<KeyAt
 /// Parses a table's or an index's KeySchema list against the attribute definitions, with the
 /// service's checks in its order.
 pub(super) fn parse_key_schema(elements: &[Value], definitions: &[KeyAttr]) -> ApiResult<KeySchema> {
-    let names: Vec<&str> = elements.iter().map(|e| str_member(e, "AttributeName").unwrap_or_default()).collect();
-    let defined: Vec<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
-    if names.iter().any(|n| !defined.contains(n)) {
-        return Err(invalid(format!(
-            "Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
-            names.join(", "),
-            defined.join(", ")
-        )));
-    }
+    let names = check_key_attributes_defined(elements, definitions)?;
     if names.len() == 2 && names[0] == names[1] {
         return Err(ApiError::validation(
             "Both the Hash Key and the Range Key element in the KeySchema have the same name",
@@ -170,17 +162,88 @@ pub(super) fn parse_key_schema(elements: &[Value], definitions: &[KeyAttr]) -> A
     }
     let attr = |name: &str| definitions.iter().find(|d| d.name == name).cloned();
     match (attr(names[0]), names.get(1).map(|n| attr(n))) {
-        (Some(hash), None) => Ok(KeySchema { hash, range: None }),
-        (Some(hash), Some(Some(range))) => Ok(KeySchema { hash, range: Some(range) }),
+        (Some(hash), None) => Ok(KeySchema::simple(hash, None)),
+        (Some(hash), Some(Some(range))) => Ok(KeySchema::simple(hash, Some(range))),
         _ => Err(ApiError::validation("Invalid KeySchema: Some index key attribute have no definition")),
     }
+}
+
+/// The KeySchema's attribute names, all of which must be defined.
+fn check_key_attributes_defined<'e>(elements: &'e [Value], definitions: &[KeyAttr]) -> ApiResult<Vec<&'e str>> {
+    let names: Vec<&str> = elements.iter().map(|e| str_member(e, "AttributeName").unwrap_or_default()).collect();
+    let defined: Vec<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
+    if names.iter().any(|n| !defined.contains(n)) {
+        return Err(invalid(format!(
+            "Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
+            names.join(", "),
+            defined.join(", ")
+        )));
+    }
+    Ok(names)
+}
+
+/// A global secondary index's KeySchema, which may have several partition and sort key
+/// attributes.
+pub(super) fn parse_gsi_key_schema(elements: &[Value], definitions: &[KeyAttr]) -> ApiResult<KeySchema> {
+    let second_hash = elements.get(1).is_some_and(|e| str_member(e, "KeyType") == Some("HASH"));
+    if elements.len() > 2 || second_hash {
+        return parse_multi_key_schema(elements, definitions);
+    }
+    parse_key_schema(elements, definitions)
+}
+
+/// Most partition or sort key attributes of a global secondary index.
+const MAX_MULTI_KEYS: usize = 4;
+
+/// A global secondary index's multi-attribute KeySchema: up to four HASH elements, then up to
+/// four RANGE elements. Tables and local indexes have single-attribute keys only.
+fn parse_multi_key_schema(elements: &[Value], definitions: &[KeyAttr]) -> ApiResult<KeySchema> {
+    check_key_attributes_defined(elements, definitions)?;
+    let mut hash: Vec<KeyAttr> = Vec::new();
+    let mut range: Vec<KeyAttr> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for e in elements {
+        let name = str_member(e, "AttributeName").unwrap_or_default();
+        if seen.contains(&name) {
+            return Err(ApiError::validation("Two keys can not have the same name"));
+        }
+        seen.push(name);
+        let Some(attr) = definitions.iter().find(|d| d.name == name).cloned() else {
+            return Err(ApiError::validation("Invalid KeySchema: Some index key attribute have no definition"));
+        };
+        if str_member(e, "KeyType") == Some("HASH") {
+            if !range.is_empty() {
+                return Err(ApiError::validation(
+                    "Invalid key order. Hash Key must be specified first in key schema, Range Key must be specifed second",
+                ));
+            }
+            hash.push(attr);
+        } else {
+            if hash.is_empty() {
+                return Err(ApiError::validation(
+                    "Invalid key order. Hash Key must be specified first in key schema, Range Key must be specifed second",
+                ));
+            }
+            range.push(attr);
+        }
+    }
+    if hash.len() > MAX_MULTI_KEYS {
+        return Err(ApiError::validation("Too many partition keys. GSI can have at most 4 partition keys"));
+    }
+    if range.len() > MAX_MULTI_KEYS {
+        return Err(ApiError::validation("Too many sort keys. GSI can have at most 4 sort keys"));
+    }
+    let mut hash = hash.into_iter();
+    let mut range = range.into_iter();
+    let first = hash.next().expect("checked: a HASH element comes first");
+    Ok(KeySchema { hash: first, range: range.next(), extra_hash: hash.collect(), extra_range: range.collect() })
 }
 
 /// The KeySchema list of an index, which must not be empty.
 pub(super) fn index_key_elements(spec: &Value) -> ApiResult<&[Value]> {
     match spec.get("KeySchema").and_then(Value::as_array) {
-        Some(list) if !list.is_empty() && list.len() <= 2 => Ok(list),
-        Some(list) if list.len() > 2 => Err(ApiError::validation(
+        Some(list) if !list.is_empty() && list.len() <= 2 * MAX_MULTI_KEYS => Ok(list),
+        Some(list) if list.len() > 2 * MAX_MULTI_KEYS => Err(ApiError::validation(
             "Key Schema too big.  Key Schema must at most consist of the hash and range key of a table",
         )),
         _ => Err(ApiError::validation(
@@ -197,9 +260,8 @@ pub(super) fn parse_projection(value: Option<&Value>) -> ApiResult<Projection> {
     if non_key.is_some() && projection_type != "INCLUDE" {
         return Err(invalid(format!("ProjectionType is {projection_type}, but NonKeyAttributes is specified")));
     }
-    let non_key: Vec<String> = non_key
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-        .unwrap_or_default();
+    let non_key: Vec<String> =
+        non_key.map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
     if projection_type == "INCLUDE" && non_key.is_empty() {
         return Err(ApiError::validation(
             "If Projection type INCLUDE is specified, some non-key attributes to include in the projection must be specified as well",
@@ -231,6 +293,11 @@ fn parse_local_indexes(
     for spec in list {
         let name = str_member(spec, "IndexName").unwrap_or_default().to_string();
         let elements = index_key_elements(spec)?;
+        if elements.len() > 2 {
+            return Err(ApiError::validation(
+                "Key Schema too big.  Key Schema must at most consist of the hash and range key of a table",
+            ));
+        }
         let key = parse_key_schema(elements, definitions)?;
         if key.range.is_none() {
             return Err(invalid(format!("Index KeySchema does not have a range key for index: {name}")));
@@ -267,14 +334,12 @@ fn parse_global_indexes(
     for spec in list {
         let name = str_member(spec, "IndexName").unwrap_or_default().to_string();
         let elements = index_key_elements(spec)?;
-        let key = parse_key_schema(elements, definitions)?;
+        let key = parse_gsi_key_schema(elements, definitions)?;
         let projection = parse_projection(spec.get("Projection"))?;
         let throughput = match (billing, spec.get("ProvisionedThroughput")) {
-            (BillingMode::PayPerRequest, Some(_)) => {
-                return Err(invalid(format!(
-                    "ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
-                )))
-            }
+            (BillingMode::PayPerRequest, Some(_)) => return Err(invalid(format!(
+                "ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
+            ))),
             (BillingMode::Provisioned, Some(t)) => Some(parse_throughput(t)?),
             (BillingMode::Provisioned, None) => {
                 return Err(ApiError::validation("No provisioned throughput specified for the global secondary index"))

@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::schema::{BillingMode, IndexDef, KeyAttr, TableDef};
 
 use super::common::str_member;
-use super::create_table::{index_key_elements, parse_attribute_definitions, parse_key_schema, parse_projection, parse_throughput};
+use super::create_table::{index_key_elements, parse_attribute_definitions, parse_gsi_key_schema, parse_projection, parse_throughput};
 
 /// DynamoDB's limit on GSIs per table.
 const MAX_GSIS: usize = 20;
@@ -131,7 +131,7 @@ fn create_index(input: &Value, def: &mut TableDef, create: &Value, busy: bool) -
             None => definitions.push(attr),
         }
     }
-    let key = parse_key_schema(index_key_elements(create)?, &definitions)?;
+    let key = parse_gsi_key_schema(index_key_elements(create)?, &definitions)?;
     let projection = parse_projection(create.get("Projection"))?;
     let throughput = match (def.billing_mode, create.get("ProvisionedThroughput")) {
         (BillingMode::Provisioned, Some(t)) => Some(parse_throughput(t)?),

@@ -18,6 +18,14 @@ use super::paging::read_page;
 use super::read::{check_consistency, check_key_paths, response, select, start_key, Target};
 use super::Ctx;
 
+/// Key attributes as (name, type) pairs.
+fn key_pairs(attrs: &[crate::schema::KeyAttr]) -> Vec<(&str, &str)> {
+    attrs
+        .iter()
+        .map(|a| (a.name.as_str(), a.ty.as_str()))
+        .collect()
+}
+
 /// Runs Query.
 pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     // The request's own rules.
@@ -36,10 +44,13 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let def = resolve_table(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
     let target = Target::new(&def, str_member(&input, "IndexName"))?;
     let key = target.key();
+    let (extra_hash, extra_range) = (key_pairs(&key.extra_hash), key_pairs(&key.extra_range));
     let schema = expr::KeySchema {
         hash_name: &key.hash.name,
         hash_type: key.hash.ty.as_str(),
         range: key.range.as_ref().map(|r| (r.name.as_str(), r.ty.as_str())),
+        extra_hash: &extra_hash,
+        extra_range: &extra_range,
     };
     let expressions = Expressions::parse(&input, &QUERY, Some(&QueryKeys { schema }))?;
     let Some(key_condition) = expressions.key_condition else {
@@ -73,7 +84,11 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
                 ));
             }
         }
-        if start_item.get(&key_condition.hash_name) != Some(&key_condition.hash_value) {
+        let equal = |(name, value): &(String, AttributeValue)| start_item.get(name) == Some(value);
+        if start_item.get(&key_condition.hash_name) != Some(&key_condition.hash_value)
+            || !key_condition.extra_hash.iter().all(equal)
+            || !key_condition.range_equal.iter().all(equal)
+        {
             return Err(ApiError::validation(
                 "The provided starting key is outside query boundaries based on provided conditions",
             ));
@@ -82,6 +97,12 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let filter = expressions.filter;
     let select = select(&input, &target, expressions.projection, filter.as_ref())?;
 
+    let equal: Vec<AttributeValue> = key_condition
+        .extra_hash
+        .into_iter()
+        .chain(key_condition.range_equal)
+        .map(|(_, value)| value)
+        .collect();
     let sort = key_condition.range.map(|(_, condition)| match condition {
         RangeCondition::Compare(Comparator::Lt, v) => SortCondition::Lt(v),
         RangeCondition::Compare(Comparator::Le, v) => SortCondition::Le(v),
@@ -94,6 +115,7 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let read = RangeRead {
         path,
         partition: Some(key_condition.hash_value),
+        equal,
         sort,
         forward: input
             .get("ScanIndexForward")

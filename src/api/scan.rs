@@ -61,6 +61,7 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let read = RangeRead {
         path,
         partition: None,
+        equal: Vec::new(),
         sort: None,
         forward: true,
         after: start.map(|(_, position)| position),

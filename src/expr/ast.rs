@@ -222,6 +222,12 @@ pub struct KeyCondition {
     pub hash_name: String,
     /// The partition key value.
     pub hash_value: AttributeValue,
-    /// The sort key attribute name and its condition, if any.
+    /// The sort key attribute name and its condition, if any. For a multi-attribute key: the
+    /// last sort key attribute with a condition.
     pub range: Option<(String, RangeCondition)>,
+    /// Multi-attribute keys: the other partition key attributes and values, in key order.
+    pub extra_hash: Vec<(String, AttributeValue)>,
+    /// Multi-attribute keys: the sort key attributes before `range`, each with its equality
+    /// value, in key order.
+    pub range_equal: Vec<(String, AttributeValue)>,
 }

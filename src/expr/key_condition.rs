@@ -24,16 +24,27 @@ pub struct KeySchema<'a> {
     pub hash_type: &'a str,
     /// Sort key name and type, if the table has one.
     pub range: Option<(&'a str, &'a str)>,
+    /// A global secondary index's further partition key attributes (name, type), in order.
+    pub extra_hash: &'a [(&'a str, &'a str)],
+    /// A global secondary index's further sort key attributes (name, type), in order.
+    pub extra_range: &'a [(&'a str, &'a str)],
 }
 
 impl KeySchema<'_> {
     /// The key attribute names (for "cannot update a key" and filter checks).
     pub fn names(&self) -> Vec<&str> {
         let mut names = vec![self.hash_name];
+        names.extend(self.extra_hash.iter().map(|(n, _)| *n));
         if let Some((range, _)) = self.range {
             names.push(range);
         }
+        names.extend(self.extra_range.iter().map(|(n, _)| *n));
         names
+    }
+
+    /// Whether the key has several partition or sort key attributes.
+    pub fn is_multi(&self) -> bool {
+        !self.extra_hash.is_empty() || !self.extra_range.is_empty()
     }
 
     fn type_of(&self, name: &str) -> Option<&str> {
@@ -43,7 +54,26 @@ impl KeySchema<'_> {
             self.range
                 .filter(|(range, _)| *range == name)
                 .map(|(_, t)| t)
+                .or_else(|| {
+                    self.extra_hash
+                        .iter()
+                        .chain(self.extra_range)
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, t)| *t)
+                })
         }
+    }
+
+    fn hash_names(&self) -> Vec<&str> {
+        let mut names = vec![self.hash_name];
+        names.extend(self.extra_hash.iter().map(|(n, _)| *n));
+        names
+    }
+
+    fn range_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.range.iter().map(|(n, _)| *n).collect();
+        names.extend(self.extra_range.iter().map(|(n, _)| *n));
+        names
     }
 }
 
@@ -83,7 +113,7 @@ pub(crate) fn key_condition(
             ));
         }
     }
-    if leaves.len() > 2 {
+    if leaves.len() > 2 && !schema.is_multi() {
         return Err(fail("Conditions can be of length 1 or 2 only"));
     }
     key_condition_from_leaves(leaves, schema)
@@ -106,6 +136,9 @@ fn key_condition_from_leaves(
             }
         }
     }
+    if schema.is_multi() {
+        return multi_key_condition(leaves, schema);
+    }
     let Some(hash_index) = leaves.iter().position(|l| l.name == schema.hash_name) else {
         return Err(fail(MISSED_ELEMENT));
     };
@@ -126,6 +159,82 @@ fn key_condition_from_leaves(
         hash_name: hash.name,
         hash_value,
         range: leaves.pop().map(|leaf| (leaf.name, leaf.range)),
+        extra_hash: Vec::new(),
+        range_equal: Vec::new(),
+    })
+}
+
+/// The equality value of a leaf, if it is `name = value`.
+fn equality(leaf: &Leaf) -> Option<&AttributeValue> {
+    match (&leaf.comparator, &leaf.range) {
+        (Some(Comparator::Eq), RangeCondition::Compare(_, value)) => Some(value),
+        _ => None,
+    }
+}
+
+/// A key condition on a multi-attribute key: equality on every partition key attribute; sort
+/// key attributes conditioned left to right, with equality on all but the last conditioned.
+fn multi_key_condition(
+    leaves: Vec<Leaf>,
+    schema: &KeySchema<'_>,
+) -> Result<KeyCondition, ApiError> {
+    let find = |name: &str| leaves.iter().find(|l| l.name == name);
+    let hash_names = schema.hash_names();
+    let missing: Vec<&str> = hash_names
+        .iter()
+        .copied()
+        .filter(|name| find(name).and_then(equality).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::validation(format!(
+            "HASH key attributes {} must have equality conditions specified in the query",
+            missing.join(", ")
+        )));
+    }
+    if leaves.iter().any(|l| schema.type_of(&l.name).is_none()) {
+        return Err(fail(MISSED_ELEMENT));
+    }
+    let range_names = schema.range_names();
+    let last = range_names.iter().rposition(|name| find(name).is_some());
+    if let Some(last) = last {
+        let missing: Vec<&str> = range_names[..last]
+            .iter()
+            .copied()
+            .filter(|name| find(name).and_then(equality).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ApiError::validation(format!(
+                "RANGE key attributes {} must have equality conditions specified in the query because a condition is present on key attribute {}",
+                missing.join(", "),
+                range_names[last]
+            )));
+        }
+    }
+    let value = |name: &str| {
+        find(name)
+            .and_then(equality)
+            .cloned()
+            .unwrap_or(AttributeValue::Null)
+    };
+    let range_equal = match last {
+        Some(last) => range_names[..last]
+            .iter()
+            .map(|name| (name.to_string(), value(name)))
+            .collect(),
+        None => Vec::new(),
+    };
+    let range = last.and_then(|last| {
+        find(range_names[last]).map(|leaf| (leaf.name.clone(), leaf.range.clone()))
+    });
+    Ok(KeyCondition {
+        hash_name: schema.hash_name.to_string(),
+        hash_value: value(schema.hash_name),
+        range,
+        extra_hash: hash_names[1..]
+            .iter()
+            .map(|name| (name.to_string(), value(name)))
+            .collect(),
+        range_equal,
     })
 }
 
@@ -302,7 +411,7 @@ pub(crate) fn legacy_key_condition(
     if conditions.is_empty() {
         return Err(fail("Conditions must be at least length 1"));
     }
-    if conditions.len() > 2 {
+    if conditions.len() > 2 && !schema.is_multi() {
         return Err(fail("Conditions can be of length 1 or 2 only"));
     }
     let leaves = conditions

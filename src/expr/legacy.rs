@@ -633,6 +633,8 @@ mod tests {
             hash_name: "pk",
             hash_type: "S",
             range: Some(("sk", "N")),
+            extra_hash: &[],
+            extra_range: &[],
         };
         let error = |conditions: Value| {
             key_conditions_to_key_condition(&map(conditions), &schema)

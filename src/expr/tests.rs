@@ -72,6 +72,8 @@ fn answer(case: &Value, item: &Item) -> Value {
                     hash_name: "pk",
                     hash_type: "S",
                     range: Some(("sk", "N")),
+                    extra_hash: &[],
+                    extra_range: &[],
                 };
                 parse_key_condition(expression, &mut attrs, &schema)?;
                 attrs.check_unused()?;
@@ -189,6 +191,8 @@ fn key_condition_structure() {
         hash_name: "pk",
         hash_type: "S",
         range: Some(("sk", "N")),
+        extra_hash: &[],
+        extra_range: &[],
     };
     let values = json!({":p": {"S": "a"}, ":v": {"N": "1"}});
     let mut attrs = ExpressionAttributes::from_request(None, values.as_object()).unwrap();
@@ -332,6 +336,8 @@ fn random_input_never_panics() {
         hash_name: "pk",
         hash_type: "S",
         range: Some(("sk", "N")),
+        extra_hash: &[],
+        extra_range: &[],
     };
     let mut rng = Lcg(42);
     for _ in 0..20_000 {

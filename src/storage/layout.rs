@@ -153,7 +153,9 @@ pub struct AccessPath<'a> {
     pub index: Option<&'a IndexDef>,
     /// Columns fixed by a Query's partition key equality.
     pub partition: Vec<Column>,
-    /// The column the sort-key condition applies to, if the path has a sort key.
+    /// The column the sort-key condition applies to, if the path has a sort key. (For a
+    /// multi-attribute key, the condition applies to the first column after those a Query
+    /// fixes by equality; see `RangeRead::equal`.)
     pub sort: Option<Column>,
     /// The whole order, partition columns first: what Scan sorts by and what a start key names.
     pub order: Vec<Column>,
@@ -195,7 +197,9 @@ impl<'a> AccessPath<'a> {
                 let gpk = expr_column(&i.key.hash);
                 let gsk = i.key.range.as_ref().map(expr_column);
                 let mut order = vec![gpk.clone()];
+                order.extend(i.key.extra_hash.iter().map(expr_column));
                 order.extend(gsk.clone());
+                order.extend(i.key.extra_range.iter().map(expr_column));
                 order.extend([h, pk]);
                 order.extend(sk);
                 AccessPath { index, partition: vec![gpk], sort: gsk, order }

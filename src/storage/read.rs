@@ -28,7 +28,11 @@ pub struct RangeRead<'a> {
     pub path: AccessPath<'a>,
     /// Query: the partition key value; Scan: `None`.
     pub partition: Option<AttributeValue>,
-    /// Query: the sort key condition, if any.
+    /// Query on a multi-attribute key: the values of the order columns after the partition
+    /// ones that the query fixes by equality (the other partition key attributes, then the sort
+    /// key attributes before the conditioned one).
+    pub equal: Vec<AttributeValue>,
+    /// Query: the sort key condition (on the first order column not fixed), if any.
     pub sort: Option<SortCondition>,
     /// Ascending (ScanIndexForward, and always for Scan) or descending.
     pub forward: bool,
@@ -82,8 +86,15 @@ pub fn range_sql(def: &TableDef, read: &RangeRead<'_>, limit: i64) -> Result<(St
                 conditions.push(format!("{} = {}", column.sql, column.param_sql(n)));
             }
             free = &path.order[path.partition.len()..];
+            for (column, value) in free.iter().zip(&read.equal) {
+                let v = column.param(value).ok_or_else(mismatch)?;
+                let n = next(v, &mut params);
+                conditions.push(format!("{} = {}", column.sql, column.param_sql(n)));
+            }
+            free = &free[read.equal.len().min(free.len())..];
         }
-        if let (Some(condition), Some(column)) = (&read.sort, &path.sort) {
+        let sort_column = path.sort.as_ref().and(free.first());
+        if let (Some(condition), Some(column)) = (&read.sort, sort_column) {
             let mut bound = |op: &str, v: &AttributeValue, params: &mut Vec<SqlValue>| {
                 let p = column.param(v).ok_or_else(mismatch)?;
                 let n = next(p, params);
