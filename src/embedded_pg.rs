@@ -59,11 +59,17 @@ impl EmbeddedPostgres {
     /// Initializes the data folder if needed, starts PostgreSQL and creates the database.
     pub async fn start(data_dir: &Path) -> Result<EmbeddedPostgres, EmbeddedError> {
         let bindir = find_bindir().ok_or_else(|| {
-            err("PostgreSQL server binaries (initdb, postgres) not found: install PostgreSQL \
-                 (e.g. `apt-get install postgresql`) or pass --database-url postgres://...")
+            err(
+                "PostgreSQL server binaries (initdb, postgres) not found: install PostgreSQL \
+                 (e.g. `apt-get install postgresql`) or pass --database-url postgres://...",
+            )
         })?;
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| err(format!("cannot create data folder {}: {e}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            err(format!(
+                "cannot create data folder {}: {e}",
+                data_dir.display()
+            ))
+        })?;
         let data_dir = std::fs::canonicalize(data_dir)
             .map_err(|e| err(format!("data folder {}: {e}", data_dir.display())))?;
         let pgdata = data_dir.join("pgdata");
@@ -79,7 +85,12 @@ impl EmbeddedPostgres {
             "host={} port={PORT} user={ROLE} dbname={DATABASE}",
             socket_dir.display()
         );
-        let spawn = SpawnSpec { bindir, pgdata, socket_dir: socket_dir.clone(), run_as };
+        let spawn = SpawnSpec {
+            bindir,
+            pgdata,
+            socket_dir: socket_dir.clone(),
+            run_as,
+        };
         let child = spawn.spawn()?;
         wait_ready(&socket_dir, child.id()).await?;
         create_database(&socket_dir).await?;
@@ -87,7 +98,12 @@ impl EmbeddedPostgres {
         let child = Arc::new(Mutex::new(Some(child)));
         let (stop_tx, stop_rx) = watch::channel(false);
         let supervisor = tokio::spawn(supervise(spawn, child.clone(), stop_rx));
-        Ok(EmbeddedPostgres { url, child, stop_tx, supervisor })
+        Ok(EmbeddedPostgres {
+            url,
+            child,
+            stop_tx,
+            supervisor,
+        })
     }
 
     /// Fast shutdown: PostgreSQL rolls back open transactions, checkpoints and exits.
@@ -102,7 +118,10 @@ impl EmbeddedPostgres {
                     libc::kill(pid as i32, libc::SIGINT);
                 }
             }
-            if tokio::time::timeout(Duration::from_secs(30), child.wait()).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(30), child.wait())
+                .await
+                .is_err()
+            {
                 let _ = child.kill().await;
             }
         }
@@ -136,12 +155,17 @@ impl SpawnSpec {
         // Keep PostgreSQL out of our process group so a terminal's Ctrl-C reaches only us; we
         // then stop it in order.
         cmd.process_group(0);
-        cmd.spawn().map_err(|e| err(format!("cannot start postgres: {e}")))
+        cmd.spawn()
+            .map_err(|e| err(format!("cannot start postgres: {e}")))
     }
 }
 
 /// Restarts PostgreSQL if it exits while we are not shutting down.
-async fn supervise(spec: SpawnSpec, child: Arc<Mutex<Option<Child>>>, mut stop: watch::Receiver<bool>) {
+async fn supervise(
+    spec: SpawnSpec,
+    child: Arc<Mutex<Option<Child>>>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = stop.changed() => return,
@@ -172,7 +196,10 @@ pub fn server_bindir() -> Option<PathBuf> {
 /// then PATH.
 fn find_bindir() -> Option<PathBuf> {
     let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
-    if let Ok(out) = std::process::Command::new("pg_config").arg("--bindir").output() {
+    if let Ok(out) = std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+    {
         if out.status.success() {
             let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
             if has_server(&dir) {
@@ -181,7 +208,11 @@ fn find_bindir() -> Option<PathBuf> {
         }
     }
     let mut candidates: Vec<PathBuf> = Vec::new();
-    for root in ["/usr/lib/postgresql", "/usr/local/lib/postgresql", "/opt/homebrew/opt"] {
+    for root in [
+        "/usr/lib/postgresql",
+        "/usr/local/lib/postgresql",
+        "/opt/homebrew/opt",
+    ] {
         if let Ok(entries) = std::fs::read_dir(root) {
             let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("bin")).collect();
             // Newest major version first.
@@ -200,7 +231,11 @@ fn version_of(bin: &Path) -> u32 {
     bin.parent()
         .and_then(|p| p.file_name())
         .and_then(|n| n.to_str())
-        .and_then(|n| n.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().ok())
+        .and_then(|n| {
+            n.trim_start_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .ok()
+        })
         .unwrap_or(0)
 }
 
@@ -233,8 +268,12 @@ fn as_user(cmd: &mut std::process::Command, run_as: Option<RunAs>) {
 }
 
 fn chown(path: &Path, r: RunAs) -> Result<(), EmbeddedError> {
-    std::os::unix::fs::chown(path, Some(r.uid), Some(r.gid))
-        .map_err(|e| err(format!("cannot hand {} to the postgres user: {e}", path.display())))
+    std::os::unix::fs::chown(path, Some(r.uid), Some(r.gid)).map_err(|e| {
+        err(format!(
+            "cannot hand {} to the postgres user: {e}",
+            path.display()
+        ))
+    })
 }
 
 fn log_file(pgdata: &Path) -> Result<std::fs::File, EmbeddedError> {
@@ -251,10 +290,21 @@ async fn initdb(bindir: &Path, pgdata: &Path, run_as: Option<RunAs>) -> Result<(
     let mut cmd = Command::new(bindir.join("initdb"));
     cmd.arg("-D")
         .arg(pgdata)
-        .args(["-U", ROLE, "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        .args([
+            "-U",
+            ROLE,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
         .stdin(Stdio::null());
     as_user(cmd.as_std_mut(), run_as);
-    let out = cmd.output().await.map_err(|e| err(format!("cannot run initdb: {e}")))?;
+    let out = cmd
+        .output()
+        .await
+        .map_err(|e| err(format!("cannot run initdb: {e}")))?;
     if !out.status.success() {
         return Err(err(format!(
             "initdb failed: {}",
@@ -270,7 +320,8 @@ fn socket_dir(data_dir: &Path, run_as: Option<RunAs>) -> Result<PathBuf, Embedde
         return Ok(data_dir.to_path_buf());
     }
     let dir = std::env::temp_dir().join(format!("dynamo-pg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
     let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
     if let Some(r) = run_as {
         chown(&dir, r)?;
@@ -284,7 +335,10 @@ async fn wait_ready(socket_dir: &Path, pid: Option<u32>) -> Result<(), EmbeddedE
         socket_dir.display()
     );
     for _ in 0..300 {
-        if tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await.is_ok() {
+        if tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -295,7 +349,10 @@ async fn wait_ready(socket_dir: &Path, pid: Option<u32>) -> Result<(), EmbeddedE
 }
 
 async fn create_database(socket_dir: &Path) -> Result<(), EmbeddedError> {
-    let conninfo = format!("host={} port={PORT} user={ROLE} dbname=postgres", socket_dir.display());
+    let conninfo = format!(
+        "host={} port={PORT} user={ROLE} dbname=postgres",
+        socket_dir.display()
+    );
     let (client, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
         .await
         .map_err(|e| err(format!("cannot connect to embedded PostgreSQL: {e}")))?;

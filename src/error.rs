@@ -72,7 +72,9 @@ impl ErrorKind {
             ErrorKind::IdempotentParameterMismatch => "IdempotentParameterMismatchException",
             ErrorKind::TransactionInProgress => "TransactionInProgressException",
             ErrorKind::LimitExceeded => "LimitExceededException",
-            ErrorKind::ItemCollectionSizeLimitExceeded => "ItemCollectionSizeLimitExceededException",
+            ErrorKind::ItemCollectionSizeLimitExceeded => {
+                "ItemCollectionSizeLimitExceededException"
+            }
             ErrorKind::InternalServerError => "InternalServerError",
             ErrorKind::ServiceUnavailable => "ServiceUnavailableException",
             ErrorKind::ExpiredIterator => "ExpiredIteratorException",
@@ -128,7 +130,11 @@ pub struct ApiError {
 impl ApiError {
     /// An error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into(), extra: None }
+        ApiError {
+            kind,
+            message: message.into(),
+            extra: None,
+        }
     }
 
     /// The most common failure: input that breaks a rule.
@@ -157,7 +163,11 @@ impl ApiError {
         let mut map = serde_json::Map::new();
         map.insert("__type".into(), self.type_string().into());
         if !self.message.is_empty() {
-            let key = if self.kind == ErrorKind::Serialization { "Message" } else { "message" };
+            let key = if self.kind == ErrorKind::Serialization {
+                "Message"
+            } else {
+                "message"
+            };
             map.insert(key.into(), self.message.clone().into());
         }
         if let Some(extra) = &self.extra {

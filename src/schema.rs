@@ -70,7 +70,12 @@ pub struct KeySchema {
 impl KeySchema {
     /// A key of one partition key attribute and at most one sort key attribute.
     pub fn simple(hash: KeyAttr, range: Option<KeyAttr>) -> KeySchema {
-        KeySchema { hash, range, extra_hash: Vec::new(), extra_range: Vec::new() }
+        KeySchema {
+            hash,
+            range,
+            extra_hash: Vec::new(),
+            extra_range: Vec::new(),
+        }
     }
 
     /// The partition key attributes, in KeySchema order.
@@ -100,8 +105,10 @@ impl KeySchema {
 
     /// DynamoDB's `KeySchema` list.
     pub fn to_json(&self) -> serde_json::Value {
-        let mut list: Vec<serde_json::Value> =
-            self.hash_attrs().map(|h| serde_json::json!({"AttributeName": h.name, "KeyType": "HASH"})).collect();
+        let mut list: Vec<serde_json::Value> = self
+            .hash_attrs()
+            .map(|h| serde_json::json!({"AttributeName": h.name, "KeyType": "HASH"}))
+            .collect();
         for r in self.range_attrs() {
             list.push(serde_json::json!({"AttributeName": r.name, "KeyType": "RANGE"}));
         }

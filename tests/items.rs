@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, KeySchemaElement, KeyType, ReturnConsumedCapacity,
-    ReturnValue, ScalarAttributeType,
+    AttributeDefinition, AttributeValue as AV, BillingMode, KeySchemaElement, KeyType,
+    ReturnConsumedCapacity, ReturnValue, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -17,14 +17,36 @@ async fn table(client: &Client, prefix: &str, range: Option<ScalarAttributeType>
         .create_table()
         .table_name(&name)
         .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
         )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
         .billing_mode(BillingMode::PayPerRequest);
     if let Some(ty) = range {
         req = req
-            .attribute_definitions(AttributeDefinition::builder().attribute_name("sk").attribute_type(ty).build().unwrap())
-            .key_schema(KeySchemaElement::builder().attribute_name("sk").key_type(KeyType::Range).build().unwrap());
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("sk")
+                    .attribute_type(ty)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("sk")
+                    .key_type(KeyType::Range)
+                    .build()
+                    .unwrap(),
+            );
     }
     req.send().await.expect("create table");
     name
@@ -43,7 +65,10 @@ async fn every_attribute_type_round_trips() {
     let client = support::client().await;
     let name = table(&client, "items_types", None).await;
     let mut nested = HashMap::new();
-    nested.insert("inner".to_string(), AV::L(vec![n("1"), s("two"), AV::Null(true)]));
+    nested.insert(
+        "inner".to_string(),
+        AV::L(vec![n("1"), s("two"), AV::Null(true)]),
+    );
     let item: HashMap<String, AV> = [
         ("pk", s("all-types")),
         ("s", s("hello \u{0} world")),
@@ -51,7 +76,10 @@ async fn every_attribute_type_round_trips() {
         ("b", AV::B(Blob::new(vec![0u8, 1, 2, 255]))),
         ("ss", AV::Ss(vec!["a".into(), "b\u{0}".into()])),
         ("ns", AV::Ns(vec!["1".into(), "2.5".into()])),
-        ("bs", AV::Bs(vec![Blob::new(vec![1u8]), Blob::new(vec![2u8])])),
+        (
+            "bs",
+            AV::Bs(vec![Blob::new(vec![1u8]), Blob::new(vec![2u8])]),
+        ),
         ("m", AV::M(nested)),
         ("l", AV::L(vec![AV::Bool(true), AV::Bool(false)])),
         ("null", AV::Null(true)),
@@ -61,7 +89,13 @@ async fn every_attribute_type_round_trips() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    client.put_item().table_name(&name).set_item(Some(item.clone())).send().await.unwrap();
+    client
+        .put_item()
+        .table_name(&name)
+        .set_item(Some(item.clone()))
+        .send()
+        .await
+        .unwrap();
     let got = client
         .get_item()
         .table_name(&name)
@@ -135,7 +169,14 @@ async fn return_values_and_consumed_capacity() {
         .await
         .unwrap();
     assert_eq!(deleted.attributes.unwrap()["v"], s("two"));
-    let gone = client.get_item().table_name(&name).key("pk", s("k")).key("sk", n("1")).send().await.unwrap();
+    let gone = client
+        .get_item()
+        .table_name(&name)
+        .key("pk", s("k"))
+        .key("sk", n("1"))
+        .send()
+        .await
+        .unwrap();
     assert!(gone.item.is_none());
 }
 
@@ -143,19 +184,59 @@ async fn return_values_and_consumed_capacity() {
 async fn bad_keys_are_rejected_and_change_nothing() {
     let client = support::client().await;
     let name = table(&client, "items_badkeys", None).await;
-    let err = client.put_item().table_name(&name).item("other", s("x")).send().await.unwrap_err();
+    let err = client
+        .put_item()
+        .table_name(&name)
+        .item("other", s("x"))
+        .send()
+        .await
+        .unwrap_err();
     let err = err.into_service_error();
-    assert!(err.meta().message().unwrap().contains("Missing the key pk in the item"), "{err:?}");
-    let err = client.put_item().table_name(&name).item("pk", n("1")).send().await.unwrap_err();
-    assert!(err.into_service_error().meta().message().unwrap().contains("Type mismatch for key pk"));
-    let err = client.get_item().table_name(&name).key("nope", s("x")).send().await.unwrap_err();
+    assert!(
+        err.meta()
+            .message()
+            .unwrap()
+            .contains("Missing the key pk in the item"),
+        "{err:?}"
+    );
+    let err = client
+        .put_item()
+        .table_name(&name)
+        .item("pk", n("1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err
+        .into_service_error()
+        .meta()
+        .message()
+        .unwrap()
+        .contains("Type mismatch for key pk"));
+    let err = client
+        .get_item()
+        .table_name(&name)
+        .key("nope", s("x"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(
         err.into_service_error().meta().message(),
         Some("The provided key element does not match the schema")
     );
-    let err = client.get_item().table_name("no_such_table_here").key("pk", s("x")).send().await.unwrap_err();
+    let err = client
+        .get_item()
+        .table_name("no_such_table_here")
+        .key("pk", s("x"))
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.into_service_error().is_resource_not_found_exception());
-    let scan = client.describe_table().table_name(&name).send().await.unwrap();
+    let scan = client
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(scan.table.unwrap().item_count, Some(0));
 }
 
@@ -184,7 +265,15 @@ async fn concurrent_puts_on_one_key_leave_one_whole_item() {
     for t in tasks {
         t.await.unwrap();
     }
-    let item = client.get_item().table_name(&name).key("pk", s("hot")).send().await.unwrap().item.unwrap();
+    let item = client
+        .get_item()
+        .table_name(&name)
+        .key("pk", s("hot"))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
     assert_eq!(item.len(), 3);
     assert_eq!(item["seq"], n("9"));
 }

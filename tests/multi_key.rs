@@ -6,8 +6,8 @@
 mod support;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType,
+    AttributeDefinition, AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::json;
@@ -21,11 +21,19 @@ fn n(v: i64) -> AV {
 }
 
 fn key(name: &str, ty: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(ty).build().unwrap()
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(ty)
+        .build()
+        .unwrap()
 }
 
 fn attr(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(ty).build().unwrap()
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ty)
+        .build()
+        .unwrap()
 }
 
 /// Table `pk` (S) with GSI `g` on [a HASH (S), b HASH (N), c RANGE (S), d RANGE (N)]. Items
@@ -49,7 +57,11 @@ async fn fill(client: &Client, prefix: &str) -> String {
                 .key_schema(key("b", KeyType::Hash))
                 .key_schema(key("c", KeyType::Range))
                 .key_schema(key("d", KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -120,11 +132,19 @@ async fn query(
 }
 
 fn message(body: &serde_json::Value) -> &str {
-    body["Message"].as_str().or(body["message"].as_str()).unwrap_or_default()
+    body["Message"]
+        .as_str()
+        .or(body["message"].as_str())
+        .unwrap_or_default()
 }
 
 fn pks(body: &serde_json::Value) -> Vec<String> {
-    body["Items"].as_array().unwrap().iter().map(|i| i["pk"]["S"].as_str().unwrap().to_string()).collect()
+    body["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["pk"]["S"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test]
@@ -133,14 +153,28 @@ async fn multi_attribute_gsi_keys() {
     let name = fill(&client, "multi_key").await;
 
     // DescribeTable echoes the KeySchema as given.
-    let described = client.describe_table().table_name(&name).send().await.unwrap();
+    let described = client
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
     let gsi = &described.table().unwrap().global_secondary_indexes()[0];
-    let schema: Vec<(String, String)> =
-        gsi.key_schema().iter().map(|k| (k.attribute_name().to_string(), k.key_type().as_str().to_string())).collect();
-    let expected: Vec<(String, String)> = [("a", "HASH"), ("b", "HASH"), ("c", "RANGE"), ("d", "RANGE")]
+    let schema: Vec<(String, String)> = gsi
+        .key_schema()
         .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .map(|k| {
+            (
+                k.attribute_name().to_string(),
+                k.key_type().as_str().to_string(),
+            )
+        })
         .collect();
+    let expected: Vec<(String, String)> =
+        [("a", "HASH"), ("b", "HASH"), ("c", "RANGE"), ("d", "RANGE")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
     assert_eq!(schema, expected);
 
     let ab = json!({":a": {"S": "x"}, ":b": {"N": "1"}});
@@ -184,7 +218,10 @@ async fn multi_attribute_gsi_keys() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(pks(&body), ["p19", "p17", "p15", "p13", "p11", "p9", "p7", "p5", "p3", "p1"]);
+    assert_eq!(
+        pks(&body),
+        ["p19", "p17", "p15", "p13", "p11", "p9", "p7", "p5", "p3", "p1"]
+    );
 
     // Equality on c, BETWEEN on d.
     let (status, body) = query(
@@ -238,10 +275,16 @@ async fn multi_attribute_gsi_keys() {
     }
 
     // A write with a wrong-typed index key attribute.
-    let (status, body) =
-        support::call("PutItem", json!({"TableName": name, "Item": {"pk": {"S": "w"}, "b": {"S": "1"}}})).await;
+    let (status, body) = support::call(
+        "PutItem",
+        json!({"TableName": name, "Item": {"pk": {"S": "w"}, "b": {"S": "1"}}}),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(message(&body), "One or more parameter values were invalid: Type mismatch for Index Key");
+    assert_eq!(
+        message(&body),
+        "One or more parameter values were invalid: Type mismatch for Index Key"
+    );
 }
 
 #[tokio::test]

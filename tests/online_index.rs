@@ -8,25 +8,45 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue as AV, BillingMode, CreateGlobalSecondaryIndexAction,
-    DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 
 fn attr(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(ty).build().unwrap()
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ty)
+        .build()
+        .unwrap()
 }
 
 fn key(name: &str, ty: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(ty).build().unwrap()
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(ty)
+        .build()
+        .unwrap()
 }
 
 async fn index_status(client: &Client, table: &str, index: &str) -> Option<(IndexStatus, bool)> {
-    let t = client.describe_table().table_name(table).send().await.unwrap().table.unwrap();
+    let t = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
     t.global_secondary_indexes()
         .iter()
         .find(|i| i.index_name() == Some(index))
-        .map(|i| (i.index_status().cloned().unwrap(), i.backfilling().unwrap_or(false)))
+        .map(|i| {
+            (
+                i.index_status().cloned().unwrap(),
+                i.backfilling().unwrap_or(false),
+            )
+        })
 }
 
 #[tokio::test]
@@ -79,7 +99,11 @@ async fn a_gsi_is_built_online_and_dropped() {
                     CreateGlobalSecondaryIndexAction::builder()
                         .index_name("by_team")
                         .key_schema(key("team", KeyType::Hash))
-                        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::KeysOnly)
+                                .build(),
+                        )
                         .build()
                         .unwrap(),
                 )
@@ -88,7 +112,10 @@ async fn a_gsi_is_built_online_and_dropped() {
         .send()
         .await
         .unwrap();
-    let gsi = &updated.table_description().unwrap().global_secondary_indexes()[0];
+    let gsi = &updated
+        .table_description()
+        .unwrap()
+        .global_secondary_indexes()[0];
     assert_eq!(gsi.index_status(), Some(&IndexStatus::Creating));
     assert_eq!(gsi.backfilling(), Some(true));
 
@@ -98,14 +125,23 @@ async fn a_gsi_is_built_online_and_dropped() {
         .table_name(&name)
         .global_secondary_index_updates(
             GlobalSecondaryIndexUpdate::builder()
-                .delete(DeleteGlobalSecondaryIndexAction::builder().index_name("by_team").build().unwrap())
+                .delete(
+                    DeleteGlobalSecondaryIndexAction::builder()
+                        .index_name("by_team")
+                        .build()
+                        .unwrap(),
+                )
                 .build(),
         )
         .send()
         .await;
     if let Err(e) = err {
         let e = e.into_service_error();
-        assert!(e.meta().code() == Some("ResourceInUseException") || e.meta().code() == Some("LimitExceededException"), "{e:?}");
+        assert!(
+            e.meta().code() == Some("ResourceInUseException")
+                || e.meta().code() == Some("LimitExceededException"),
+            "{e:?}"
+        );
     }
 
     let mut waited = 0;
@@ -134,7 +170,12 @@ async fn a_gsi_is_built_online_and_dropped() {
         .table_name(&name)
         .global_secondary_index_updates(
             GlobalSecondaryIndexUpdate::builder()
-                .delete(DeleteGlobalSecondaryIndexAction::builder().index_name("by_team").build().unwrap())
+                .delete(
+                    DeleteGlobalSecondaryIndexAction::builder()
+                        .index_name("by_team")
+                        .build()
+                        .unwrap(),
+                )
                 .build(),
         )
         .send()
@@ -146,6 +187,17 @@ async fn a_gsi_is_built_online_and_dropped() {
         waited += 1;
         assert!(waited < 300, "index never went away");
     }
-    let t = client.describe_table().table_name(&name).send().await.unwrap().table.unwrap();
-    assert_eq!(t.attribute_definitions().len(), 1, "the index's attribute definition goes with it");
+    let t = client
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    assert_eq!(
+        t.attribute_definitions().len(),
+        1,
+        "the index's attribute definition goes with it"
+    );
 }

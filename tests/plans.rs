@@ -5,8 +5,8 @@
 mod support;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType,
+    AttributeDefinition, AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType,
 };
 use dynamo_pg::model::{partition_hash, AttributeValue, Number};
 use dynamo_pg::schema::TableDef;
@@ -15,15 +15,26 @@ use dynamo_pg::storage::read::{range_sql, RangeRead, SortCondition};
 use tokio_postgres::types::ToSql;
 
 fn key(name: &str, ty: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(ty).build().unwrap()
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(ty)
+        .build()
+        .unwrap()
 }
 
 fn attr(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(ty).build().unwrap()
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ty)
+        .build()
+        .unwrap()
 }
 
 async fn pg() -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(&support::pg_conninfo().await, tokio_postgres::NoTls).await.unwrap();
+    let (client, conn) =
+        tokio_postgres::connect(&support::pg_conninfo().await, tokio_postgres::NoTls)
+            .await
+            .unwrap();
     tokio::spawn(conn);
     client
 }
@@ -47,7 +58,11 @@ async fn table_with_rows(db: &tokio_postgres::Client, rows: i64) -> TableDef {
                 .index_name("by_lsk")
                 .key_schema(key("pk", KeyType::Hash))
                 .key_schema(key("lsk", KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -55,7 +70,11 @@ async fn table_with_rows(db: &tokio_postgres::Client, rows: i64) -> TableDef {
             GlobalSecondaryIndex::builder()
                 .index_name("by_g")
                 .key_schema(key("gpk", KeyType::Hash))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -63,8 +82,21 @@ async fn table_with_rows(db: &tokio_postgres::Client, rows: i64) -> TableDef {
         .send()
         .await
         .unwrap();
-    client.put_item().table_name(&name).item("pk", AV::S("probe".into())).item("sk", AV::N("1".into())).send().await.unwrap();
-    let row = db.query_one("SELECT definition FROM dynamo_tables WHERE name = $1", &[&name]).await.unwrap();
+    client
+        .put_item()
+        .table_name(&name)
+        .item("pk", AV::S("probe".into()))
+        .item("sk", AV::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    let row = db
+        .query_one(
+            "SELECT definition FROM dynamo_tables WHERE name = $1",
+            &[&name],
+        )
+        .await
+        .unwrap();
     let def: TableDef = serde_json::from_value(row.get(0)).unwrap();
     load(db, &def, 0, rows).await;
     def
@@ -75,7 +107,8 @@ async fn load(db: &tokio_postgres::Client, def: &TableDef, from: i64, to: i64) {
     let mut start = from;
     while start < to {
         let end = (start + 20_000).min(to);
-        let (mut hs, mut pks, mut sks, mut items) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut hs, mut pks, mut sks, mut items) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for i in start..end {
             let pk = format!("p{}", i / 100);
             hs.push(partition_hash(&AttributeValue::S(pk.clone())));
@@ -99,7 +132,9 @@ async fn load(db: &tokio_postgres::Client, def: &TableDef, from: i64, to: i64) {
         .unwrap();
         start = end;
     }
-    db.batch_execute(&format!("ANALYZE {}", def.pg_table)).await.unwrap();
+    db.batch_execute(&format!("ANALYZE {}", def.pg_table))
+        .await
+        .unwrap();
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -107,20 +142,41 @@ fn s(v: &str) -> AttributeValue {
 }
 
 /// EXPLAIN (ANALYZE, BUFFERS) of a read: (the plan as text, shared buffers touched).
-async fn explain(db: &tokio_postgres::Client, def: &TableDef, read: &RangeRead<'_>, limit: i64) -> (String, i64) {
+async fn explain(
+    db: &tokio_postgres::Client,
+    def: &TableDef,
+    read: &RangeRead<'_>,
+    limit: i64,
+) -> (String, i64) {
     let (sql, params) = range_sql(def, read, limit).unwrap();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-    let rows = db.query(&format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}"), &refs).await.unwrap();
+    let rows = db
+        .query(
+            &format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}"),
+            &refs,
+        )
+        .await
+        .unwrap();
     let plan: serde_json::Value = rows[0].get(0);
     let text = plan.to_string();
-    let buffers = plan[0]["Plan"]["Shared Hit Blocks"].as_i64().unwrap_or(0) + plan[0]["Plan"]["Shared Read Blocks"].as_i64().unwrap_or(0);
+    let buffers = plan[0]["Plan"]["Shared Hit Blocks"].as_i64().unwrap_or(0)
+        + plan[0]["Plan"]["Shared Read Blocks"].as_i64().unwrap_or(0);
     (text, buffers)
 }
 
 fn assert_index_range(plan: &str, what: &str) {
-    assert!(!plan.contains("\"Seq Scan\""), "{what} reads the whole table: {plan}");
-    assert!(plan.contains("Index Scan") || plan.contains("Index Only Scan"), "{what} uses no index: {plan}");
-    assert!(plan.contains("Index Cond"), "{what} has no index range condition: {plan}");
+    assert!(
+        !plan.contains("\"Seq Scan\""),
+        "{what} reads the whole table: {plan}"
+    );
+    assert!(
+        plan.contains("Index Scan") || plan.contains("Index Only Scan"),
+        "{what} uses no index: {plan}"
+    );
+    assert!(
+        plan.contains("Index Cond"),
+        "{what} has no index range condition: {plan}"
+    );
 }
 
 #[tokio::test]
@@ -134,7 +190,10 @@ async fn every_access_path_is_an_index_range_scan_whose_cost_does_not_grow() {
         path: AccessPath::new(&def, None),
         partition: Some(s("p77")),
         equal: Vec::new(),
-        sort: Some(SortCondition::Between(AttributeValue::N(Number::from_i64(10)), AttributeValue::N(Number::from_i64(19)))),
+        sort: Some(SortCondition::Between(
+            AttributeValue::N(Number::from_i64(10)),
+            AttributeValue::N(Number::from_i64(19)),
+        )),
         forward: true,
         after: None,
         segment: None,
@@ -148,8 +207,15 @@ async fn every_access_path_is_an_index_range_scan_whose_cost_does_not_grow() {
         after: None,
         segment: None,
     };
-    let query_gsi =
-        || RangeRead { path: AccessPath::new(&def, Some(gsi)), partition: Some(s("g7777")), equal: Vec::new(), sort: None, forward: true, after: None, segment: None };
+    let query_gsi = || RangeRead {
+        path: AccessPath::new(&def, Some(gsi)),
+        partition: Some(s("g7777")),
+        equal: Vec::new(),
+        sort: None,
+        forward: true,
+        after: None,
+        segment: None,
+    };
     let segment = || RangeRead {
         path: AccessPath::new(&def, None),
         partition: None,
@@ -161,20 +227,34 @@ async fn every_access_path_is_an_index_range_scan_whose_cost_does_not_grow() {
     };
 
     let mut before = Vec::new();
-    for (what, read) in [("table query", query_table()), ("LSI query", query_lsi()), ("GSI query", query_gsi()), ("scan segment", segment())] {
+    for (what, read) in [
+        ("table query", query_table()),
+        ("LSI query", query_lsi()),
+        ("GSI query", query_gsi()),
+        ("scan segment", segment()),
+    ] {
         let (plan, buffers) = explain(&db, &def, &read, 10).await;
         assert_index_range(&plan, what);
         before.push(buffers);
     }
     // Ten times the items: the same plans touch about the same number of pages.
     load(&db, &def, 20_000, 200_000).await;
-    for (i, (what, read)) in [("table query", query_table()), ("LSI query", query_lsi()), ("GSI query", query_gsi()), ("scan segment", segment())]
-        .into_iter()
-        .enumerate()
+    for (i, (what, read)) in [
+        ("table query", query_table()),
+        ("LSI query", query_lsi()),
+        ("GSI query", query_gsi()),
+        ("scan segment", segment()),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let (plan, buffers) = explain(&db, &def, &read, 10).await;
         assert_index_range(&plan, what);
-        assert!(buffers <= before[i] + 6, "{what}: {} pages at 20,000 items, {buffers} at 200,000", before[i]);
+        assert!(
+            buffers <= before[i] + 6,
+            "{what}: {} pages at 20,000 items, {buffers} at 200,000",
+            before[i]
+        );
     }
 
     // And the API answers from the big table.

@@ -7,8 +7,8 @@ mod support;
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, Select,
+    AttributeDefinition, AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, Select,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -21,11 +21,19 @@ fn n(v: i64) -> AV {
 }
 
 fn key(name: &str, ty: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(ty).build().unwrap()
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(ty)
+        .build()
+        .unwrap()
 }
 
 fn attr(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(ty).build().unwrap()
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ty)
+        .build()
+        .unwrap()
 }
 
 /// A table keyed (pk S, sk N) with an LSI on `lsk` (S, KEYS_ONLY) and a GSI on (`gpk` S,
@@ -48,7 +56,11 @@ async fn fill(client: &Client, prefix: &str, parts: i64, per_part: i64) -> Strin
                 .index_name("by_lsk")
                 .key_schema(key("pk", KeyType::Hash))
                 .key_schema(key("lsk", KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -57,7 +69,12 @@ async fn fill(client: &Client, prefix: &str, parts: i64, per_part: i64) -> Strin
                 .index_name("by_g")
                 .key_schema(key("gpk", KeyType::Hash))
                 .key_schema(key("gsk", KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::Include).non_key_attributes("a").build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .non_key_attributes("a")
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -80,7 +97,9 @@ async fn fill(client: &Client, prefix: &str, parts: i64, per_part: i64) -> Strin
                     .item("a", n(i % 10))
                     .item("b", s("not projected"));
                 if i % 3 != 0 {
-                    req = req.item("gpk", s(&format!("g{}", i % 2))).item("gsk", n(i * 100 + p));
+                    req = req
+                        .item("gpk", s(&format!("g{}", i % 2)))
+                        .item("gsk", n(i * 100 + p));
                 }
                 req.send().await.unwrap();
             }
@@ -172,8 +191,15 @@ async fn queries_page_in_sort_order_with_key_conditions_and_filters() {
     assert_eq!(kept, (0..120).filter(|i| i % 10 == 0).collect::<Vec<_>>());
 
     // Select COUNT returns no items.
-    let counted =
-        client.query().table_name(&name).key_condition_expression("pk = :p").expression_attribute_values(":p", s("p1")).select(Select::Count).send().await.unwrap();
+    let counted = client
+        .query()
+        .table_name(&name)
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", s("p1"))
+        .select(Select::Count)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(counted.count(), 120);
     assert!(counted.items.is_none());
 }
@@ -229,8 +255,10 @@ async fn secondary_indexes_are_sparse_projected_and_ordered() {
         .await
         .unwrap();
     let expected: Vec<i64> = {
-        let mut v: Vec<i64> =
-            (0..60).filter(|i| i % 3 != 0 && i % 2 == 1).flat_map(|i| [i * 100, i * 100 + 1]).collect();
+        let mut v: Vec<i64> = (0..60)
+            .filter(|i| i % 3 != 0 && i % 2 == 1)
+            .flat_map(|i| [i * 100, i * 100 + 1])
+            .collect();
         v.sort();
         v
     };
@@ -251,7 +279,10 @@ async fn secondary_indexes_are_sparse_projected_and_ordered() {
         .await
         .unwrap_err()
         .into_service_error();
-    assert_eq!(err.meta().message(), Some("Consistent reads are not supported on global secondary indexes"));
+    assert_eq!(
+        err.meta().message(),
+        Some("Consistent reads are not supported on global secondary indexes")
+    );
 
     // Scanning the GSI sees exactly the indexed items.
     let scanned: Vec<HashMap<String, AV>> = client
@@ -326,13 +357,26 @@ async fn a_page_stops_after_one_megabyte() {
         .unwrap();
     let blob = "x".repeat(100 * 1024);
     for i in 0..15 {
-        client.put_item().table_name(&name).item("pk", s(&format!("k{i}"))).item("v", s(&blob)).send().await.unwrap();
+        client
+            .put_item()
+            .table_name(&name)
+            .item("pk", s(&format!("k{i}")))
+            .item("v", s(&blob))
+            .send()
+            .await
+            .unwrap();
     }
     let page = client.scan().table_name(&name).send().await.unwrap();
     // 100 KB items: the 11th crosses 1 MB and ends the page.
     assert_eq!(page.count(), 11);
     assert!(page.last_evaluated_key().is_some());
-    let rest = client.scan().table_name(&name).set_exclusive_start_key(page.last_evaluated_key).send().await.unwrap();
+    let rest = client
+        .scan()
+        .table_name(&name)
+        .set_exclusive_start_key(page.last_evaluated_key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(rest.count(), 4);
     assert!(rest.last_evaluated_key().is_none());
 }

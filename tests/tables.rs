@@ -3,16 +3,25 @@
 mod support;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex,
-    Projection, ProjectionType, ProvisionedThroughput, ScalarAttributeType, Tag, TableStatus,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    LocalSecondaryIndex, Projection, ProjectionType, ProvisionedThroughput, ScalarAttributeType,
+    TableStatus, Tag,
 };
 
 fn attr(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(ty).build().unwrap()
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ty)
+        .build()
+        .unwrap()
 }
 
 fn key(name: &str, ty: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(ty).build().unwrap()
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(ty)
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -33,7 +42,11 @@ async fn create_describe_list_update_delete() {
                 .index_name("by_lsk")
                 .key_schema(key("pk", KeyType::Hash))
                 .key_schema(key("lsk", KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -58,37 +71,91 @@ async fn create_describe_list_update_delete() {
     let desc = created.table_description().unwrap();
     assert_eq!(desc.table_name(), Some(name.as_str()));
     assert_eq!(desc.key_schema().len(), 2);
-    assert!(desc.table_arn().unwrap().ends_with(&format!(":table/{name}")));
+    assert!(desc
+        .table_arn()
+        .unwrap()
+        .ends_with(&format!(":table/{name}")));
     assert!(desc.table_id().is_some());
 
-    let described = client.describe_table().table_name(&name).send().await.unwrap();
+    let described = client
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
     let table = described.table().unwrap();
     assert_eq!(table.table_status(), Some(&TableStatus::Active));
     assert_eq!(table.item_count(), Some(0));
-    assert_eq!(table.billing_mode_summary().unwrap().billing_mode(), Some(&BillingMode::PayPerRequest));
+    assert_eq!(
+        table.billing_mode_summary().unwrap().billing_mode(),
+        Some(&BillingMode::PayPerRequest)
+    );
     assert_eq!(table.local_secondary_indexes().len(), 1);
     let gsi = &table.global_secondary_indexes()[0];
     assert_eq!(gsi.index_name(), Some("by_gpk"));
-    assert_eq!(gsi.projection().unwrap().non_key_attributes(), ["a".to_string()]);
+    assert_eq!(
+        gsi.projection().unwrap().non_key_attributes(),
+        ["a".to_string()]
+    );
 
     // The table's ARN works wherever a name does.
     let arn = table.table_arn().unwrap().to_string();
-    client.describe_table().table_name(&arn).send().await.expect("describe by ARN");
-    let tags = client.list_tags_of_resource().resource_arn(&arn).send().await.unwrap();
+    client
+        .describe_table()
+        .table_name(&arn)
+        .send()
+        .await
+        .expect("describe by ARN");
+    let tags = client
+        .list_tags_of_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tags.tags()[0].key(), "team");
 
     let listed = client.list_tables().send().await.unwrap();
     assert!(listed.table_names().contains(&name));
 
     // Deletion protection blocks DeleteTable until it is turned off.
-    client.update_table().table_name(&name).deletion_protection_enabled(true).send().await.unwrap();
-    let err = client.delete_table().table_name(&name).send().await.unwrap_err();
+    client
+        .update_table()
+        .table_name(&name)
+        .deletion_protection_enabled(true)
+        .send()
+        .await
+        .unwrap();
+    let err = client
+        .delete_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap_err();
     assert!(format!("{:?}", err.into_service_error()).contains("protected against deletion"));
-    client.update_table().table_name(&name).deletion_protection_enabled(false).send().await.unwrap();
+    client
+        .update_table()
+        .table_name(&name)
+        .deletion_protection_enabled(false)
+        .send()
+        .await
+        .unwrap();
 
-    let deleted = client.delete_table().table_name(&name).send().await.unwrap();
-    assert_eq!(deleted.table_description().unwrap().table_status(), Some(&TableStatus::Deleting));
-    let err = client.describe_table().table_name(&name).send().await.unwrap_err();
+    let deleted = client
+        .delete_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        deleted.table_description().unwrap().table_status(),
+        Some(&TableStatus::Deleting)
+    );
+    let err = client
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.into_service_error().is_resource_not_found_exception());
 }
 
@@ -102,7 +169,11 @@ async fn provisioned_throughput_changes_are_reported() {
         .attribute_definitions(attr("id", ScalarAttributeType::N))
         .key_schema(key("id", KeyType::Hash))
         .provisioned_throughput(
-            ProvisionedThroughput::builder().read_capacity_units(5).write_capacity_units(5).build().unwrap(),
+            ProvisionedThroughput::builder()
+                .read_capacity_units(5)
+                .write_capacity_units(5)
+                .build()
+                .unwrap(),
         )
         .send()
         .await
@@ -111,14 +182,28 @@ async fn provisioned_throughput_changes_are_reported() {
         .update_table()
         .table_name(&name)
         .provisioned_throughput(
-            ProvisionedThroughput::builder().read_capacity_units(10).write_capacity_units(2).build().unwrap(),
+            ProvisionedThroughput::builder()
+                .read_capacity_units(10)
+                .write_capacity_units(2)
+                .build()
+                .unwrap(),
         )
         .send()
         .await
         .unwrap();
-    let table = client.describe_table().table_name(&name).send().await.unwrap().table.unwrap();
+    let table = client
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
     let t = table.provisioned_throughput().unwrap();
-    assert_eq!((t.read_capacity_units(), t.write_capacity_units()), (Some(10), Some(2)));
+    assert_eq!(
+        (t.read_capacity_units(), t.write_capacity_units()),
+        (Some(10), Some(2))
+    );
     assert_eq!(t.number_of_decreases_today(), Some(1));
     assert!(t.last_increase_date_time().is_some() && t.last_decrease_date_time().is_some());
 
@@ -133,7 +218,12 @@ async fn provisioned_throughput_changes_are_reported() {
         .await
         .unwrap_err();
     assert!(err.into_service_error().is_resource_in_use_exception());
-    client.delete_table().table_name(&name).send().await.unwrap();
+    client
+        .delete_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -164,7 +254,12 @@ async fn list_tables_pages_in_name_order() {
             .await
             .unwrap();
         assert!(page.table_names().len() <= 2);
-        seen.extend(page.table_names().iter().filter(|n| n.starts_with(&prefix)).cloned());
+        seen.extend(
+            page.table_names()
+                .iter()
+                .filter(|n| n.starts_with(&prefix))
+                .cloned(),
+        );
         match page.last_evaluated_table_name() {
             Some(last) => start = Some(last.to_string()),
             None => break,

@@ -19,9 +19,19 @@ async fn table(client: &Client, prefix: &str) -> String {
         .create_table()
         .table_name(&name)
         .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
         )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
@@ -49,7 +59,10 @@ async fn update_creates_sets_adds_removes_and_returns_values() {
         .expression_attribute_names("#n", "count")
         .expression_attribute_values(":one", n("1"))
         .expression_attribute_values(":tags", AV::Ss(vec!["x".into()]))
-        .expression_attribute_values(":doc", AV::M([("xs".to_string(), AV::L(vec![n("1")]))].into()))
+        .expression_attribute_values(
+            ":doc",
+            AV::M([("xs".to_string(), AV::L(vec![n("1")]))].into()),
+        )
         .return_values(ReturnValue::AllNew)
         .send()
         .await
@@ -75,11 +88,22 @@ async fn update_creates_sets_adds_removes_and_returns_values() {
     assert_eq!(old["count"], n("1"));
     assert_eq!(old["hits"], n("1"));
 
-    let item = client.get_item().table_name(&name).key("pk", s("a")).send().await.unwrap().item.unwrap();
+    let item = client
+        .get_item()
+        .table_name(&name)
+        .key("pk", s("a"))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
     assert_eq!(item["count"], n("3"));
     assert!(!item.contains_key("hits"));
     // An index past the end of a list appends.
-    assert_eq!(item["doc"].as_m().unwrap()["xs"], AV::L(vec![n("1"), n("2")]));
+    assert_eq!(
+        item["doc"].as_m().unwrap()["xs"],
+        AV::L(vec![n("1"), n("2")])
+    );
     let mut tags = item["tags"].as_ss().unwrap().clone();
     tags.sort();
     assert_eq!(tags, vec!["x".to_string(), "y".to_string()]);
@@ -103,7 +127,14 @@ async fn update_creates_sets_adds_removes_and_returns_values() {
 async fn failed_conditions_change_nothing_and_can_return_the_item() {
     let client = support::client().await;
     let name = table(&client, "update_condition").await;
-    client.put_item().table_name(&name).item("pk", s("k")).item("v", n("1")).send().await.unwrap();
+    client
+        .put_item()
+        .table_name(&name)
+        .item("pk", s("k"))
+        .item("v", n("1"))
+        .send()
+        .await
+        .unwrap();
     let err = client
         .update_item()
         .table_name(&name)
@@ -118,11 +149,22 @@ async fn failed_conditions_change_nothing_and_can_return_the_item() {
         .unwrap_err()
         .into_service_error();
     assert!(err.is_conditional_check_failed_exception(), "{err:?}");
-    let aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(e) = err else {
+    let aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+        e,
+    ) = err
+    else {
         unreachable!()
     };
     assert_eq!(e.item.unwrap()["v"], n("1"));
-    let item = client.get_item().table_name(&name).key("pk", s("k")).send().await.unwrap().item.unwrap();
+    let item = client
+        .get_item()
+        .table_name(&name)
+        .key("pk", s("k"))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
     assert_eq!(item["v"], n("1"));
 
     // PutItem and DeleteItem take conditions too.
@@ -134,7 +176,9 @@ async fn failed_conditions_change_nothing_and_can_return_the_item() {
         .send()
         .await
         .unwrap_err();
-    assert!(err.into_service_error().is_conditional_check_failed_exception());
+    assert!(err
+        .into_service_error()
+        .is_conditional_check_failed_exception());
     let err = client
         .delete_item()
         .table_name(&name)
@@ -144,8 +188,18 @@ async fn failed_conditions_change_nothing_and_can_return_the_item() {
         .send()
         .await
         .unwrap_err();
-    assert!(err.into_service_error().is_conditional_check_failed_exception());
-    assert!(client.get_item().table_name(&name).key("pk", s("k")).send().await.unwrap().item.is_some());
+    assert!(err
+        .into_service_error()
+        .is_conditional_check_failed_exception());
+    assert!(client
+        .get_item()
+        .table_name(&name)
+        .key("pk", s("k"))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .is_some());
 }
 
 /// 32 clients, 200 increments each, every one a conditional UpdateItem whose condition reads
@@ -156,7 +210,14 @@ async fn conditional_increments_never_lose_an_update() {
     const INCREMENTS: usize = 200;
     let client = support::client().await;
     let name = table(&client, "update_counter").await;
-    client.put_item().table_name(&name).item("pk", s("counter")).item("n", n("0")).send().await.unwrap();
+    client
+        .put_item()
+        .table_name(&name)
+        .item("pk", s("counter"))
+        .item("n", n("0"))
+        .send()
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for _ in 0..CLIENTS {
         let client = client.clone();
@@ -180,8 +241,18 @@ async fn conditional_increments_never_lose_an_update() {
     for t in tasks {
         t.await.unwrap();
     }
-    let item = client.get_item().table_name(&name).key("pk", s("counter")).consistent_read(true).send().await.unwrap();
-    assert_eq!(item.item.unwrap()["n"], n(&(CLIENTS * INCREMENTS).to_string()));
+    let item = client
+        .get_item()
+        .table_name(&name)
+        .key("pk", s("counter"))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        item.item.unwrap()["n"],
+        n(&(CLIENTS * INCREMENTS).to_string())
+    );
     // The limit is reached exactly: one more increment fails its condition.
     let err = client
         .update_item()
@@ -194,7 +265,9 @@ async fn conditional_increments_never_lose_an_update() {
         .send()
         .await
         .unwrap_err();
-    assert!(err.into_service_error().is_conditional_check_failed_exception());
+    assert!(err
+        .into_service_error()
+        .is_conditional_check_failed_exception());
 }
 
 /// Compare-and-set increments: each client reads the value (from the failure's ALL_OLD item
@@ -205,7 +278,14 @@ async fn compare_and_set_retries_converge_on_the_exact_count() {
     const INCREMENTS: usize = 25;
     let client = support::client().await;
     let name = table(&client, "update_cas").await;
-    client.put_item().table_name(&name).item("pk", s("cas")).item("n", n("0")).send().await.unwrap();
+    client
+        .put_item()
+        .table_name(&name)
+        .item("pk", s("cas"))
+        .item("n", n("0"))
+        .send()
+        .await
+        .unwrap();
     let retries = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..CLIENTS {
@@ -248,9 +328,22 @@ async fn compare_and_set_retries_converge_on_the_exact_count() {
     for t in tasks {
         t.await.unwrap();
     }
-    let item = client.get_item().table_name(&name).key("pk", s("cas")).consistent_read(true).send().await.unwrap();
-    assert_eq!(item.item.unwrap()["n"], n(&(CLIENTS * INCREMENTS).to_string()));
-    assert!(retries.load(Ordering::Relaxed) > 0, "the race never happened; the test proves nothing");
+    let item = client
+        .get_item()
+        .table_name(&name)
+        .key("pk", s("cas"))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        item.item.unwrap()["n"],
+        n(&(CLIENTS * INCREMENTS).to_string())
+    );
+    assert!(
+        retries.load(Ordering::Relaxed) > 0,
+        "the race never happened; the test proves nothing"
+    );
 }
 
 #[tokio::test]
@@ -280,11 +373,21 @@ async fn only_one_creator_wins_a_race_on_a_new_key() {
         for t in tasks {
             match t.await.unwrap() {
                 Ok(w) => winners.push(w),
-                Err(e) => assert!(e.into_service_error().is_conditional_check_failed_exception()),
+                Err(e) => assert!(e
+                    .into_service_error()
+                    .is_conditional_check_failed_exception()),
             }
         }
         assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
-        let item = client.get_item().table_name(&name).key("pk", s(&key)).send().await.unwrap().item.unwrap();
+        let item = client
+            .get_item()
+            .table_name(&name)
+            .key("pk", s(&key))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
         assert_eq!(item["writer"], n(&winners[0].to_string()));
     }
 }

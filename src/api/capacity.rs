@@ -19,7 +19,10 @@ pub struct Consumed {
 impl Consumed {
     /// Only the table is charged (reads, and writes to tables without indexes).
     pub fn table(units: f64) -> Consumed {
-        Consumed { table: units, ..Default::default() }
+        Consumed {
+            table: units,
+            ..Default::default()
+        }
     }
 
     /// The `ConsumedCapacity` member for `return_consumed_capacity` (`NONE` gives nothing).
@@ -85,7 +88,17 @@ pub fn write_consumed(
     };
     Consumed {
         table,
-        local: def.local_indexes.iter().map(|i| (i.name.clone(), index_cost(i))).filter(|(_, u)| *u > 0.0).collect(),
-        global: def.global_indexes.iter().map(|i| (i.name.clone(), index_cost(i))).filter(|(_, u)| *u > 0.0).collect(),
+        local: def
+            .local_indexes
+            .iter()
+            .map(|i| (i.name.clone(), index_cost(i)))
+            .filter(|(_, u)| *u > 0.0)
+            .collect(),
+        global: def
+            .global_indexes
+            .iter()
+            .map(|i| (i.name.clone(), index_cost(i)))
+            .filter(|(_, u)| *u > 0.0)
+            .collect(),
     }
 }

@@ -22,14 +22,20 @@ pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// The table name inside a TableName member, which may also be the table's ARN.
 pub fn table_name_of(name_or_arn: &str) -> &str {
     match name_or_arn.strip_prefix("arn:") {
-        Some(rest) => rest.rsplit_once(":table/").map(|(_, name)| name).unwrap_or(name_or_arn),
+        Some(rest) => rest
+            .rsplit_once(":table/")
+            .map(|(_, name)| name)
+            .unwrap_or(name_or_arn),
         None => name_or_arn,
     }
 }
 
 /// The table's ARN, as DynamoDB forms it.
 pub fn table_arn(ctx: &Ctx, name: &str) -> String {
-    format!("arn:aws:dynamodb:{}:{}:table/{}", ctx.region, ctx.account_id, name)
+    format!(
+        "arn:aws:dynamodb:{}:{}:table/{}",
+        ctx.region, ctx.account_id, name
+    )
 }
 
 /// The table a data-plane request names; missing is DynamoDB's ResourceNotFoundException.
@@ -44,10 +50,11 @@ pub async fn resolve_table(ctx: &Ctx, name_or_arn: &str) -> ApiResult<Arc<TableD
 /// service names the table in its message there.
 pub async fn resolve_table_for_control(ctx: &Ctx, name_or_arn: &str) -> ApiResult<Arc<TableDef>> {
     let name = table_name_of(name_or_arn);
-    ctx.storage
-        .table(name)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("Requested resource not found: Table: {name} not found")))
+    ctx.storage.table(name).await?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "Requested resource not found: Table: {name} not found"
+        ))
+    })
 }
 
 /// A string member of the request (shape validation has checked its type).
@@ -64,7 +71,11 @@ pub fn check_key_value(schema: &KeySchema, name: &str, value: &AttributeValue) -
         _ => (0, false),
     };
     if empty {
-        let kind = if value.type_name() == "S" { "string" } else { "binary" };
+        let kind = if value.type_name() == "S" {
+            "string"
+        } else {
+            "binary"
+        };
         return Err(ApiError::validation(format!(
             "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {kind} value. Key: {name}"
         )));
@@ -127,7 +138,9 @@ pub fn check_item(def: &TableDef, item: &Item) -> ApiResult<StoredKey> {
     }
     for index in def.local_indexes.iter().chain(&def.global_indexes) {
         for attr in index.key.attrs() {
-            let Some(value) = item.get(&attr.name) else { continue };
+            let Some(value) = item.get(&attr.name) else {
+                continue;
+            };
             if !attr.ty.matches(value) && index.key.is_multi() {
                 return Err(ApiError::validation(
                     "One or more parameter values were invalid: Type mismatch for Index Key",
@@ -151,7 +164,9 @@ pub fn check_item(def: &TableDef, item: &Item) -> ApiResult<StoredKey> {
         }
     }
     if crate::model::size::item_size(item) > MAX_ITEM_BYTES {
-        return Err(ApiError::validation("Item size has exceeded the maximum allowed size"));
+        return Err(ApiError::validation(
+            "Item size has exceeded the maximum allowed size",
+        ));
     }
     StoredKey::from_item(&def.key, item)
         .ok_or_else(|| ApiError::validation("The provided key element does not match the schema"))

@@ -15,7 +15,9 @@ pub const FAILED: &str = "The conditional request failed";
 /// Checks `condition` (if any) against `old` (the item, or none). Missing items evaluate as an
 /// empty item, as in DynamoDB.
 pub fn check(condition: Option<&Condition>, old: Option<&Item>, input: &Value) -> ApiResult<()> {
-    let Some(condition) = condition else { return Ok(()) };
+    let Some(condition) = condition else {
+        return Ok(());
+    };
     let empty = Item::new();
     if condition.evaluate(old.unwrap_or(&empty)) {
         return Ok(());
@@ -27,7 +29,10 @@ pub fn check(condition: Option<&Condition>, old: Option<&Item>, input: &Value) -
 /// it with ReturnValuesOnConditionCheckFailure ALL_OLD (and there is one).
 pub fn failed(old: Option<&Item>, input: &Value) -> ApiError {
     let mut error = ApiError::new(ErrorKind::ConditionalCheckFailed, FAILED);
-    let wants_item = input.get("ReturnValuesOnConditionCheckFailure").and_then(Value::as_str) == Some("ALL_OLD");
+    let wants_item = input
+        .get("ReturnValuesOnConditionCheckFailure")
+        .and_then(Value::as_str)
+        == Some("ALL_OLD");
     if let (true, Some(old)) = (wants_item, old) {
         let mut extra = serde_json::Map::new();
         extra.insert("Item".into(), item_to_json(old));

@@ -17,7 +17,9 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     crate::model::item_from_json(input.get("Key").unwrap_or(&Value::Null))?;
     let return_values = enum_member(&input, "ReturnValues", "NONE");
     if return_values != "NONE" && return_values != "ALL_OLD" {
-        return Err(ApiError::validation("ReturnValues can only be ALL_OLD or NONE"));
+        return Err(ApiError::validation(
+            "ReturnValues can only be ALL_OLD or NONE",
+        ));
     }
     let expressions = Expressions::parse(&input, &CONDITIONAL_WRITE, None)?;
 

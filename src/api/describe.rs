@@ -56,12 +56,21 @@ fn projection_json(p: &Projection) -> Value {
     let mut out = Map::new();
     out.insert("ProjectionType".into(), p.projection_type.clone().into());
     if !p.non_key_attributes.is_empty() {
-        out.insert("NonKeyAttributes".into(), p.non_key_attributes.clone().into());
+        out.insert(
+            "NonKeyAttributes".into(),
+            p.non_key_attributes.clone().into(),
+        );
     }
     Value::Object(out)
 }
 
-fn index_json(ctx: &Ctx, def: &TableDef, index: &IndexDef, global: bool, stats: (i64, i64)) -> Value {
+fn index_json(
+    ctx: &Ctx,
+    def: &TableDef,
+    index: &IndexDef,
+    global: bool,
+    stats: (i64, i64),
+) -> Value {
     let mut out = Map::new();
     out.insert("IndexName".into(), index.name.clone().into());
     out.insert("KeySchema".into(), index.key.to_json());
@@ -85,7 +94,11 @@ fn index_json(ctx: &Ctx, def: &TableDef, index: &IndexDef, global: bool, stats: 
 
 /// Builds the TableDescription. `stats` is (ItemCount, TableSizeBytes) when the caller knows
 /// them (a new table has none); otherwise they are read from the table.
-pub async fn describe_table(ctx: &Ctx, def: &TableDef, stats: Option<(i64, i64)>) -> ApiResult<Value> {
+pub async fn describe_table(
+    ctx: &Ctx,
+    def: &TableDef,
+    stats: Option<(i64, i64)>,
+) -> ApiResult<Value> {
     let (count, size) = match stats {
         Some(s) => s,
         None => ctx.storage.table_stats(def).await?,
@@ -108,7 +121,10 @@ pub async fn describe_table(ctx: &Ctx, def: &TableDef, stats: Option<(i64, i64)>
     out.insert("KeySchema".into(), def.key.to_json());
     out.insert("TableStatus".into(), def.status.clone().into());
     out.insert("CreationDateTime".into(), def.created_at.into());
-    out.insert("ProvisionedThroughput".into(), throughput_json(&def.throughput));
+    out.insert(
+        "ProvisionedThroughput".into(),
+        throughput_json(&def.throughput),
+    );
     out.insert("TableSizeBytes".into(), size.into());
     out.insert("ItemCount".into(), count.into());
     out.insert("TableArn".into(), table_arn(ctx, &def.name).into());
@@ -157,7 +173,10 @@ pub async fn describe_table(ctx: &Ctx, def: &TableDef, stats: Option<(i64, i64)>
     if let Some(class) = &def.table_class {
         out.insert("TableClassSummary".into(), json!({"TableClass": class}));
     }
-    out.insert("DeletionProtectionEnabled".into(), def.deletion_protection.into());
+    out.insert(
+        "DeletionProtectionEnabled".into(),
+        def.deletion_protection.into(),
+    );
     Ok(Value::Object(out))
 }
 

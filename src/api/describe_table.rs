@@ -10,6 +10,7 @@ use super::Ctx;
 
 /// Runs DescribeTable.
 pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
-    let def = resolve_table_for_control(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
+    let def =
+        resolve_table_for_control(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
     Ok(json!({ "Table": describe_table(ctx, &def, None).await? }))
 }

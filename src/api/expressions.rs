@@ -22,8 +22,11 @@ pub struct Params {
 }
 
 /// PutItem and DeleteItem.
-pub const CONDITIONAL_WRITE: Params =
-    Params { expressions: &["ConditionExpression"], legacy: &["Expected"], value_expressions: &["ConditionExpression"] };
+pub const CONDITIONAL_WRITE: Params = Params {
+    expressions: &["ConditionExpression"],
+    legacy: &["Expected"],
+    value_expressions: &["ConditionExpression"],
+};
 /// UpdateItem.
 pub const UPDATE: Params = Params {
     expressions: &["UpdateExpression", "ConditionExpression"],
@@ -31,10 +34,18 @@ pub const UPDATE: Params = Params {
     value_expressions: &["UpdateExpression", "ConditionExpression"],
 };
 /// GetItem.
-pub const GET: Params = Params { expressions: &["ProjectionExpression"], legacy: &["AttributesToGet"], value_expressions: &[] };
+pub const GET: Params = Params {
+    expressions: &["ProjectionExpression"],
+    legacy: &["AttributesToGet"],
+    value_expressions: &[],
+};
 /// Query.
 pub const QUERY: Params = Params {
-    expressions: &["ProjectionExpression", "FilterExpression", "KeyConditionExpression"],
+    expressions: &[
+        "ProjectionExpression",
+        "FilterExpression",
+        "KeyConditionExpression",
+    ],
     legacy: &["AttributesToGet", "QueryFilter", "KeyConditions"],
     value_expressions: &["FilterExpression", "KeyConditionExpression"],
 };
@@ -50,7 +61,10 @@ fn present(input: &Value, name: &str) -> bool {
 }
 
 fn non_empty_map(input: &Value, name: &str) -> bool {
-    input.get(name).and_then(Value::as_object).is_some_and(|m| !m.is_empty())
+    input
+        .get(name)
+        .and_then(Value::as_object)
+        .is_some_and(|m| !m.is_empty())
 }
 
 /// Step 1: expression and legacy parameters may not be mixed, and placeholders need an
@@ -95,9 +109,15 @@ fn string<'a>(input: &'a Value, name: &str) -> Option<&'a str> {
 impl Expressions {
     /// Step 2: reads every expression (or legacy parameter) of the request in DynamoDB's order.
     /// `query` is given for Query, whose key condition is checked against the key queried.
-    pub fn parse(input: &Value, params: &Params, query: Option<&QueryKeys<'_>>) -> ApiResult<Expressions> {
-        let mut attrs =
-            ExpressionAttributes::from_request(map(input, "ExpressionAttributeNames"), map(input, "ExpressionAttributeValues"))?;
+    pub fn parse(
+        input: &Value,
+        params: &Params,
+        query: Option<&QueryKeys<'_>>,
+    ) -> ApiResult<Expressions> {
+        let mut attrs = ExpressionAttributes::from_request(
+            map(input, "ExpressionAttributeNames"),
+            map(input, "ExpressionAttributeValues"),
+        )?;
         let mut out = Expressions::default();
         let conditional_operator = string(input, "ConditionalOperator");
 
@@ -110,14 +130,18 @@ impl Expressions {
         if let Some(e) = string(input, "ConditionExpression") {
             out.condition = Some(expr::parse_condition(e, &mut attrs)?);
         } else if params.legacy.contains(&"Expected") {
-            out.condition = expr::expected_to_condition(map(input, "Expected"), conditional_operator)?;
+            out.condition =
+                expr::expected_to_condition(map(input, "Expected"), conditional_operator)?;
         }
 
         if let Some(keys) = query {
             if let Some(e) = string(input, "KeyConditionExpression") {
                 out.key_condition = Some(expr::parse_key_condition(e, &mut attrs, &keys.schema)?);
             } else if let Some(conditions) = map(input, "KeyConditions") {
-                out.key_condition = Some(expr::key_conditions_to_key_condition(conditions, &keys.schema)?);
+                out.key_condition = Some(expr::key_conditions_to_key_condition(
+                    conditions,
+                    &keys.schema,
+                )?);
             }
         }
 
@@ -129,15 +153,29 @@ impl Expressions {
             out.filter = Some(filter);
         } else if params.legacy.contains(&"QueryFilter") {
             let key_names = query.map(|k| k.schema.names()).unwrap_or_default();
-            out.filter = expr::filter_to_condition(map(input, "QueryFilter"), conditional_operator, "QueryFilter", &key_names)?;
+            out.filter = expr::filter_to_condition(
+                map(input, "QueryFilter"),
+                conditional_operator,
+                "QueryFilter",
+                &key_names,
+            )?;
         } else if params.legacy.contains(&"ScanFilter") {
-            out.filter = expr::filter_to_condition(map(input, "ScanFilter"), conditional_operator, "ScanFilter", &[])?;
+            out.filter = expr::filter_to_condition(
+                map(input, "ScanFilter"),
+                conditional_operator,
+                "ScanFilter",
+                &[],
+            )?;
         }
 
         if let Some(e) = string(input, "ProjectionExpression") {
             out.projection = Some(expr::parse_projection(e, &mut attrs)?);
         } else if let Some(names) = input.get("AttributesToGet").and_then(Value::as_array) {
-            let names: Vec<String> = names.iter().filter_map(Value::as_str).map(str::to_string).collect();
+            let names: Vec<String> = names
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
             out.projection = Some(expr::attributes_to_get_to_projection(&names)?);
         }
 

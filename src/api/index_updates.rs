@@ -12,13 +12,19 @@ use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::schema::{BillingMode, IndexDef, KeyAttr, TableDef};
 
 use super::common::str_member;
-use super::create_table::{index_key_elements, parse_attribute_definitions, parse_gsi_key_schema, parse_projection, parse_throughput};
+use super::create_table::{
+    index_key_elements, parse_attribute_definitions, parse_gsi_key_schema, parse_projection,
+    parse_throughput,
+};
 
 /// DynamoDB's limit on GSIs per table.
 const MAX_GSIS: usize = 20;
 
 fn in_use(what: &str) -> ApiError {
-    ApiError::new(ErrorKind::ResourceInUse, format!("Attempt to change a resource which is still in use: {what}"))
+    ApiError::new(
+        ErrorKind::ResourceInUse,
+        format!("Attempt to change a resource which is still in use: {what}"),
+    )
 }
 
 fn one_at_a_time() -> ApiError {
@@ -31,17 +37,29 @@ fn one_at_a_time() -> ApiError {
 /// Applies the index updates of an UpdateTable request to `def`. Returns whether an index build
 /// or drop was started (so the caller wakes the builder).
 pub fn apply(input: &Value, def: &mut TableDef) -> ApiResult<bool> {
-    let Some(updates) = input.get("GlobalSecondaryIndexUpdates").and_then(Value::as_array) else {
+    let Some(updates) = input
+        .get("GlobalSecondaryIndexUpdates")
+        .and_then(Value::as_array)
+    else {
         return Ok(false);
     };
-    let structural = updates.iter().filter(|u| u.get("Create").is_some() || u.get("Delete").is_some()).count();
+    let structural = updates
+        .iter()
+        .filter(|u| u.get("Create").is_some() || u.get("Delete").is_some())
+        .count();
     if structural > 1 {
         return Err(one_at_a_time());
     }
-    let busy = def.global_indexes.iter().any(|i| i.status == "CREATING" || i.status == "DELETING");
+    let busy = def
+        .global_indexes
+        .iter()
+        .any(|i| i.status == "CREATING" || i.status == "DELETING");
     let mut started = false;
     for update in updates {
-        let actions = ["Create", "Update", "Delete"].iter().filter(|a| update.get(**a).is_some()).count();
+        let actions = ["Create", "Update", "Delete"]
+            .iter()
+            .filter(|a| update.get(**a).is_some())
+            .count();
         if actions != 1 {
             return Err(ApiError::validation(
                 "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null",
@@ -89,20 +107,30 @@ fn existing<'d>(def: &'d mut TableDef, name: &str) -> ApiResult<&'d mut IndexDef
     def.global_indexes
         .iter_mut()
         .find(|i| i.name == name)
-        .ok_or_else(|| ApiError::not_found(format!("Requested resource not found: Index: {name} not found")))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "Requested resource not found: Index: {name} not found"
+            ))
+        })
 }
 
 fn create_index(input: &Value, def: &mut TableDef, create: &Value, busy: bool) -> ApiResult<()> {
-    let name = str_member(create, "IndexName").unwrap_or_default().to_string();
+    let name = str_member(create, "IndexName")
+        .unwrap_or_default()
+        .to_string();
     if let Some(existing) = def.global_indexes.iter().find(|i| i.name == name) {
         return Err(if existing.status == "CREATING" {
             in_use("Index is being created.")
         } else {
-            ApiError::validation(format!("One or more parameter values were invalid: Index already exists: {name}"))
+            ApiError::validation(format!(
+                "One or more parameter values were invalid: Index already exists: {name}"
+            ))
         });
     }
     if def.local_indexes.iter().any(|i| i.name == name) {
-        return Err(ApiError::validation(format!("One or more parameter values were invalid: Duplicate index name: {name}")));
+        return Err(ApiError::validation(format!(
+            "One or more parameter values were invalid: Duplicate index name: {name}"
+        )));
     }
     if busy {
         return Err(one_at_a_time());
@@ -149,9 +177,20 @@ fn create_index(input: &Value, def: &mut TableDef, create: &Value, busy: bool) -
     let used = |d: &KeyAttr| {
         def.key.contains(&d.name)
             || key.contains(&d.name)
-            || def.local_indexes.iter().chain(&def.global_indexes).any(|i| i.key.contains(&d.name))
+            || def
+                .local_indexes
+                .iter()
+                .chain(&def.global_indexes)
+                .any(|i| i.key.contains(&d.name))
     };
     def.attribute_definitions = definitions.into_iter().filter(used).collect();
-    def.global_indexes.push(IndexDef { name, key, projection, status: "CREATING".into(), throughput, backfilling: true });
+    def.global_indexes.push(IndexDef {
+        name,
+        key,
+        projection,
+        status: "CREATING".into(),
+        throughput,
+        backfilling: true,
+    });
     Ok(())
 }

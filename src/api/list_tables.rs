@@ -12,7 +12,10 @@ const DEFAULT_LIMIT: i64 = 100;
 
 /// Runs ListTables.
 pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
-    let limit = input.get("Limit").and_then(Value::as_i64).unwrap_or(DEFAULT_LIMIT);
+    let limit = input
+        .get("Limit")
+        .and_then(Value::as_i64)
+        .unwrap_or(DEFAULT_LIMIT);
     let start = str_member(&input, "ExclusiveStartTableName");
     // One more than asked tells whether another page exists.
     let mut names = ctx.storage.list_tables(start, limit + 1).await?;

@@ -54,7 +54,12 @@ pub struct Ctx {
 }
 
 /// Runs one operation.
-pub async fn dispatch(ctx: &Ctx, service: Service, operation: &str, input: Value) -> ApiResult<Value> {
+pub async fn dispatch(
+    ctx: &Ctx,
+    service: Service,
+    operation: &str,
+    input: Value,
+) -> ApiResult<Value> {
     if service == Service::Streams {
         return match operation {
             "ListStreams" => streams::list_streams::handle(ctx, input).await,

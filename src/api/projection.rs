@@ -22,7 +22,9 @@ impl ReadProjection {
     pub fn parse(request: &serde_json::Value) -> crate::error::ApiResult<ReadProjection> {
         use super::expressions::{check_mix, Expressions, GET};
         check_mix(request, &GET)?;
-        Ok(ReadProjection { projection: Expressions::parse(request, &GET, None)?.projection })
+        Ok(ReadProjection {
+            projection: Expressions::parse(request, &GET, None)?.projection,
+        })
     }
 
     /// The projected item.

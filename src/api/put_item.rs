@@ -19,10 +19,14 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let item = item_from_json(input.get("Item").unwrap_or(&Value::Null))?;
     let return_values = enum_member(&input, "ReturnValues", "NONE");
     if return_values != "NONE" && return_values != "ALL_OLD" {
-        return Err(ApiError::validation("ReturnValues can only be ALL_OLD or NONE"));
+        return Err(ApiError::validation(
+            "ReturnValues can only be ALL_OLD or NONE",
+        ));
     }
     if item_size(&item) > MAX_ITEM_BYTES {
-        return Err(ApiError::validation("Item size has exceeded the maximum allowed size"));
+        return Err(ApiError::validation(
+            "Item size has exceeded the maximum allowed size",
+        ));
     }
     let expressions = Expressions::parse(&input, &CONDITIONAL_WRITE, None)?;
 

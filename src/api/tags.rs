@@ -19,8 +19,16 @@ async fn resolve_arn(ctx: &Ctx, input: &Value) -> ApiResult<Arc<TableDef>> {
         .and_then(|rest| rest.rsplit_once(":table/"))
         .map(|(_, name)| name)
         .filter(|name| !name.contains('/'))
-        .ok_or_else(|| ApiError::validation(format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}")))?;
-    let not_found = || ApiError::not_found(format!("Requested resource not found: ResourcArn: {arn} not found"));
+        .ok_or_else(|| {
+            ApiError::validation(format!(
+                "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
+            ))
+        })?;
+    let not_found = || {
+        ApiError::not_found(format!(
+            "Requested resource not found: ResourcArn: {arn} not found"
+        ))
+    };
     let def = ctx.storage.table(name).await?.ok_or_else(not_found)?;
     if table_arn(ctx, name) != arn {
         return Err(not_found());
@@ -40,7 +48,9 @@ pub async fn tag_resource(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         }
     }
     if def.tags.len() > 50 {
-        return Err(ApiError::validation("The number of tags exceeds the limit of 50"));
+        return Err(ApiError::validation(
+            "The number of tags exceeds the limit of 50",
+        ));
     }
     ctx.storage.save_table(&def).await?;
     Ok(json!({}))
@@ -63,6 +73,10 @@ pub async fn untag_resource(ctx: &Ctx, input: Value) -> ApiResult<Value> {
 /// Runs ListTagsOfResource. All of a table's tags fit in one page (at most 50).
 pub async fn list_tags_of_resource(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let def = resolve_arn(ctx, &input).await?;
-    let tags: Vec<Value> = def.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
+    let tags: Vec<Value> = def
+        .tags
+        .iter()
+        .map(|(k, v)| json!({"Key": k, "Value": v}))
+        .collect();
     Ok(json!({ "Tags": tags }))
 }

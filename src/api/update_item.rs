@@ -12,7 +12,10 @@ use crate::model::{item_from_json, item_size, item_to_json, Item};
 use crate::storage::items::Write;
 
 use super::capacity::write_consumed;
-use super::common::{check_item, check_updated_index_keys, enum_member, parse_key, resolve_table, str_member, MAX_ITEM_BYTES};
+use super::common::{
+    check_item, check_updated_index_keys, enum_member, parse_key, resolve_table, str_member,
+    MAX_ITEM_BYTES,
+};
 use super::expressions::{check_mix, Expressions, UPDATE};
 use super::{conditions, Ctx};
 
@@ -93,7 +96,9 @@ pub fn apply_update(
     let base = old.cloned().unwrap_or_else(|| key_item.clone());
     let result = update.apply(&base, key_names)?;
     if item_size(&result.item) > MAX_ITEM_BYTES {
-        return Err(ApiError::validation("Item size to update has exceeded the maximum allowed size"));
+        return Err(ApiError::validation(
+            "Item size to update has exceeded the maximum allowed size",
+        ));
     }
     Ok(Some(result))
 }

@@ -19,20 +19,32 @@ fn invalid(msg: impl std::fmt::Display) -> ApiError {
 /// Runs UpdateTable.
 pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     let has = |m: &str| input.get(m).is_some();
-    if !["ProvisionedThroughput", "BillingMode", "StreamSpecification", "GlobalSecondaryIndexUpdates",
-        "SSESpecification", "ReplicaUpdates", "DeletionProtectionEnabled", "TableClass",
-        "OnDemandThroughput", "WarmThroughput"]
-        .iter()
-        .any(|m| has(m))
+    if ![
+        "ProvisionedThroughput",
+        "BillingMode",
+        "StreamSpecification",
+        "GlobalSecondaryIndexUpdates",
+        "SSESpecification",
+        "ReplicaUpdates",
+        "DeletionProtectionEnabled",
+        "TableClass",
+        "OnDemandThroughput",
+        "WarmThroughput",
+    ]
+    .iter()
+    .any(|m| has(m))
     {
         return Err(ApiError::validation(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
         ));
     }
     if has("ReplicaUpdates") {
-        return Err(ApiError::validation("ReplicaUpdates (global tables) are not supported by dynamo-pg yet"));
+        return Err(ApiError::validation(
+            "ReplicaUpdates (global tables) are not supported by dynamo-pg yet",
+        ));
     }
-    let def = resolve_table_for_control(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
+    let def =
+        resolve_table_for_control(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
     let mut new = (*def).clone();
     let now = now_epoch();
 
@@ -91,7 +103,10 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         }
     }
 
-    if let Some(p) = input.get("DeletionProtectionEnabled").and_then(Value::as_bool) {
+    if let Some(p) = input
+        .get("DeletionProtectionEnabled")
+        .and_then(Value::as_bool)
+    {
         new.deletion_protection = p;
     }
     if let Some(class) = str_member(&input, "TableClass") {
@@ -102,9 +117,16 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         // DescribeTable goes on reporting as LatestStreamArn (DynamoDB Local's wording below).
         let requested = parse_stream(Some(spec), now)?;
         match (enabled_stream(&def), requested) {
-            (Some(_), Some(_)) => return Err(ApiError::validation("Table already has an enabled stream")),
+            (Some(_), Some(_)) => {
+                return Err(ApiError::validation("Table already has an enabled stream"))
+            }
             (None, None) => return Err(ApiError::validation("Table has no stream to disable")),
-            (Some(old), None) => new.stream = Some(StreamSpec { enabled: false, ..old.clone() }),
+            (Some(old), None) => {
+                new.stream = Some(StreamSpec {
+                    enabled: false,
+                    ..old.clone()
+                })
+            }
             (None, Some(stream)) => new.stream = Some(stream),
         }
     }

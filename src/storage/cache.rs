@@ -45,7 +45,9 @@ impl CatalogCache {
     /// Caches `def` unless a change was announced since `generation` was read.
     pub fn insert(&self, generation: u64, def: Arc<TableDef>) {
         if let Ok(mut entries) = self.entries.write() {
-            if self.generation.load(Ordering::Acquire) == generation && self.listening.load(Ordering::Acquire) {
+            if self.generation.load(Ordering::Acquire) == generation
+                && self.listening.load(Ordering::Acquire)
+            {
                 entries.insert(def.name.clone(), def);
             }
         }
@@ -69,7 +71,11 @@ impl CatalogCache {
 
 /// Keeps a LISTEN connection open for the life of the process, reconnecting when it drops.
 /// Stops when `stop` turns true.
-pub fn spawn_listener(config: tokio_postgres::Config, cache: Arc<CatalogCache>, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub fn spawn_listener(
+    config: tokio_postgres::Config,
+    cache: Arc<CatalogCache>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -90,7 +96,10 @@ pub fn spawn_listener(config: tokio_postgres::Config, cache: Arc<CatalogCache>, 
     });
 }
 
-async fn listen(config: &tokio_postgres::Config, cache: &CatalogCache) -> Result<(), tokio_postgres::Error> {
+async fn listen(
+    config: &tokio_postgres::Config,
+    cache: &CatalogCache,
+) -> Result<(), tokio_postgres::Error> {
     let (client, mut conn) = config.connect(NoTls).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {

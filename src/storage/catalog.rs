@@ -27,7 +27,11 @@ fn item_table_ddl(def: &TableDef) -> String {
         .as_ref()
         .map(|r| format!(", sk {} NOT NULL", column_type(r.ty)))
         .unwrap_or_default();
-    let pk_cols = if def.key.range.is_some() { "h, pk, sk" } else { "h, pk" };
+    let pk_cols = if def.key.range.is_some() {
+        "h, pk, sk"
+    } else {
+        "h, pk"
+    };
     format!(
         "CREATE TABLE {t} (h integer NOT NULL, pk {pk} NOT NULL{sk}, size integer NOT NULL, \
          item jsonb NOT NULL, PRIMARY KEY ({pk_cols}))",
@@ -53,10 +57,15 @@ impl Storage {
         let generation = self.cache.generation();
         let conn = self.conn().await?;
         let stmt = conn
-            .prepare_cached("SELECT definition FROM dynamo_tables WHERE namespace = $1 AND name = $2")
+            .prepare_cached(
+                "SELECT definition FROM dynamo_tables WHERE namespace = $1 AND name = $2",
+            )
             .await
             .map_err(db_error)?;
-        let row = conn.query_opt(&stmt, &[&DEFAULT_NAMESPACE, &name]).await.map_err(db_error)?;
+        let row = conn
+            .query_opt(&stmt, &[&DEFAULT_NAMESPACE, &name])
+            .await
+            .map_err(db_error)?;
         let Some(row) = row else { return Ok(None) };
         let def: TableDef = serde_json::from_value(row.get(0))
             .map_err(|e| ApiError::internal(format!("corrupt catalog entry for {name}: {e}")))?;
@@ -85,9 +94,13 @@ impl Storage {
                 format!("Table already exists: {}", def.name),
             ));
         }
-        tx.batch_execute(&item_table_ddl(def)).await.map_err(db_error)?;
+        tx.batch_execute(&item_table_ddl(def))
+            .await
+            .map_err(db_error)?;
         for index in def.local_indexes.iter().chain(&def.global_indexes) {
-            tx.batch_execute(&super::layout::index_ddl(def, index, false)).await.map_err(db_error)?;
+            tx.batch_execute(&super::layout::index_ddl(def, index, false))
+                .await
+                .map_err(db_error)?;
         }
         notify(&tx, &def.name).await?;
         tx.commit().await.map_err(db_error)?;
@@ -138,7 +151,11 @@ impl Storage {
     }
 
     /// Table names in DynamoDB's order (by UTF-8 bytes), starting after `start`, at most `limit`.
-    pub async fn list_tables(&self, start: Option<&str>, limit: i64) -> Result<Vec<String>, ApiError> {
+    pub async fn list_tables(
+        &self,
+        start: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<String>, ApiError> {
         let conn = self.conn().await?;
         let rows = conn
             .query(
@@ -157,7 +174,10 @@ impl Storage {
         let conn = self.conn().await?;
         let row = conn
             .query_one(
-                &format!("SELECT count(*), coalesce(sum(size), 0)::bigint FROM {}", def.pg_table),
+                &format!(
+                    "SELECT count(*), coalesce(sum(size), 0)::bigint FROM {}",
+                    def.pg_table
+                ),
                 &[],
             )
             .await
@@ -169,11 +189,15 @@ impl Storage {
     pub async fn load_table(&self, name: &str) -> Result<Option<TableDef>, ApiError> {
         let conn = self.conn().await?;
         let row = conn
-            .query_opt("SELECT definition FROM dynamo_tables WHERE namespace = $1 AND name = $2", &[&DEFAULT_NAMESPACE, &name])
+            .query_opt(
+                "SELECT definition FROM dynamo_tables WHERE namespace = $1 AND name = $2",
+                &[&DEFAULT_NAMESPACE, &name],
+            )
             .await
             .map_err(db_error)?;
         row.map(|r| {
-            serde_json::from_value(r.get(0)).map_err(|e| ApiError::internal(format!("corrupt catalog entry for {name}: {e}")))
+            serde_json::from_value(r.get(0))
+                .map_err(|e| ApiError::internal(format!("corrupt catalog entry for {name}: {e}")))
         })
         .transpose()
     }
@@ -220,7 +244,11 @@ impl Storage {
 impl Storage {
     /// Item count and size of a secondary index: the items that carry all its key attributes
     /// (indexes are sparse).
-    pub async fn index_stats(&self, def: &TableDef, index: &crate::schema::IndexDef) -> Result<(i64, i64), ApiError> {
+    pub async fn index_stats(
+        &self,
+        def: &TableDef,
+        index: &crate::schema::IndexDef,
+    ) -> Result<(i64, i64), ApiError> {
         let conn = self.conn().await?;
         let row = conn
             .query_one(

@@ -59,8 +59,14 @@ impl Storage {
             .map_err(db_error)?;
         for row in rows {
             let name: String = row.get(0);
-            let Some(def) = self.load_table(&name).await? else { continue };
-            for index in def.global_indexes.iter().filter(|i| i.status == "CREATING" || i.status == "DELETING") {
+            let Some(def) = self.load_table(&name).await? else {
+                continue;
+            };
+            for index in def
+                .global_indexes
+                .iter()
+                .filter(|i| i.status == "CREATING" || i.status == "DELETING")
+            {
                 let relation = index_relation(&def, index);
                 let claimed: bool = conn
                     .query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[&relation])
@@ -75,7 +81,9 @@ impl Storage {
                 } else {
                     self.drop_index(&conn, &def, index, &relation).await
                 };
-                conn.execute("SELECT pg_advisory_unlock(hashtext($1))", &[&relation]).await.map_err(db_error)?;
+                conn.execute("SELECT pg_advisory_unlock(hashtext($1))", &[&relation])
+                    .await
+                    .map_err(db_error)?;
                 result?;
             }
         }
@@ -99,13 +107,21 @@ impl Storage {
             .map_err(db_error)?
             .map(|r| r.get(0));
         if valid == Some(false) {
-            conn.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {relation}")).await.map_err(db_error)?;
+            conn.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {relation}"))
+                .await
+                .map_err(db_error)?;
         }
         tracing::info!(table = %def.name, index = %index.name, "building global secondary index");
-        conn.batch_execute(&index_ddl(def, index, true)).await.map_err(db_error)?;
+        conn.batch_execute(&index_ddl(def, index, true))
+            .await
+            .map_err(db_error)?;
         let name = index.name.clone();
         self.modify_table(&def.name, move |d| {
-            if let Some(i) = d.global_indexes.iter_mut().find(|i| i.name == name && i.status == "CREATING") {
+            if let Some(i) = d
+                .global_indexes
+                .iter_mut()
+                .find(|i| i.name == name && i.status == "CREATING")
+            {
                 i.status = "ACTIVE".into();
                 i.backfilling = false;
             }
@@ -122,15 +138,23 @@ impl Storage {
         index: &crate::schema::IndexDef,
         relation: &str,
     ) -> Result<(), ApiError> {
-        conn.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {relation}")).await.map_err(db_error)?;
+        conn.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {relation}"))
+            .await
+            .map_err(db_error)?;
         let name = index.name.clone();
         self.modify_table(&def.name, move |d| {
-            d.global_indexes.retain(|i| !(i.name == name && i.status == "DELETING"));
+            d.global_indexes
+                .retain(|i| !(i.name == name && i.status == "DELETING"));
             // Attribute definitions no key uses any more go with the index.
             let keys: Vec<String> = d
                 .key
                 .attrs()
-                .chain(d.local_indexes.iter().chain(&d.global_indexes).flat_map(|i| i.key.attrs()))
+                .chain(
+                    d.local_indexes
+                        .iter()
+                        .chain(&d.global_indexes)
+                        .flat_map(|i| i.key.attrs()),
+                )
                 .map(|a| a.name.clone())
                 .collect();
             d.attribute_definitions.retain(|a| keys.contains(&a.name));

@@ -55,7 +55,11 @@ pub(super) fn key_params(key: &StoredKey) -> Vec<&(dyn ToSql + Sync)> {
 /// `INSERT ... VALUES (key, size, item)` for a table, with the given conflict clause.
 fn insert_sql(def: &TableDef, on_conflict: &str) -> String {
     let (cols, vals, n) = match &def.key.range {
-        Some(r) => ("h, pk, sk", format!("$1, {}, {}", param(def.key.hash.ty, 2), param(r.ty, 3)), 4),
+        Some(r) => (
+            "h, pk, sk",
+            format!("$1, {}, {}", param(def.key.hash.ty, 2), param(r.ty, 3)),
+            4,
+        ),
         None => ("h, pk", format!("$1, {}", param(def.key.hash.ty, 2)), 3),
     };
     format!(
@@ -79,19 +83,36 @@ pub(super) fn decode(value: serde_json::Value) -> Result<Item, ApiError> {
 
 impl Storage {
     /// The item with `key`, if any.
-    pub async fn get_item(&self, def: &TableDef, key: &StoredKey) -> Result<Option<Item>, ApiError> {
+    pub async fn get_item(
+        &self,
+        def: &TableDef,
+        key: &StoredKey,
+    ) -> Result<Option<Item>, ApiError> {
         let conn = self.conn().await?;
-        let sql = format!("SELECT item FROM {} WHERE {}", def.pg_table, key_predicate(def));
+        let sql = format!(
+            "SELECT item FROM {} WHERE {}",
+            def.pg_table,
+            key_predicate(def)
+        );
         let stmt = conn.prepare_cached(&sql).await.map_err(db_error)?;
-        let row = conn.query_opt(&stmt, &key_params(key)).await.map_err(db_error)?;
+        let row = conn
+            .query_opt(&stmt, &key_params(key))
+            .await
+            .map_err(db_error)?;
         row.map(|r| decode(r.get(0))).transpose()
     }
 
     /// Stores `item` under `key`, replacing any item there: one statement.
-    pub async fn put_item(&self, def: &TableDef, key: &StoredKey, item: &Item) -> Result<(), ApiError> {
+    pub async fn put_item(
+        &self,
+        def: &TableDef,
+        key: &StoredKey,
+        item: &Item,
+    ) -> Result<(), ApiError> {
         if super::streams::stream_enabled(def) {
             // The stream record needs the old item and must commit with the write.
-            self.modify_item(def, key, |_| Ok(Write::Put(item.clone()))).await?;
+            self.modify_item(def, key, |_| Ok(Write::Put(item.clone())))
+                .await?;
             return Ok(());
         }
         let conn = self.conn().await?;
@@ -122,7 +143,9 @@ impl Storage {
         let conn = self.conn().await?;
         let sql = format!("DELETE FROM {} WHERE {}", def.pg_table, key_predicate(def));
         let stmt = conn.prepare_cached(&sql).await.map_err(db_error)?;
-        conn.execute(&stmt, &key_params(key)).await.map_err(db_error)?;
+        conn.execute(&stmt, &key_params(key))
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 
@@ -146,7 +169,11 @@ impl Storage {
         F: FnMut(Option<&Item>) -> Result<Write, ApiError>,
     {
         let mut conn = self.conn().await?;
-        let select = format!("SELECT item FROM {} WHERE {} FOR UPDATE", def.pg_table, key_predicate(def));
+        let select = format!(
+            "SELECT item FROM {} WHERE {} FOR UPDATE",
+            def.pg_table,
+            key_predicate(def)
+        );
         let insert = insert_sql(def, "ON CONFLICT DO NOTHING");
         let update = format!(
             "UPDATE {} SET size = ${s}, item = ${j} WHERE {}",
@@ -184,7 +211,9 @@ impl Storage {
                 }
                 Write::Delete if old.is_some() => {
                     let stmt = tx.prepare_cached(&delete).await.map_err(db_error)?;
-                    tx.execute(&stmt, &key_params(key)).await.map_err(db_error)?;
+                    tx.execute(&stmt, &key_params(key))
+                        .await
+                        .map_err(db_error)?;
                 }
                 Write::Delete | Write::Keep => {}
             }
@@ -195,8 +224,14 @@ impl Storage {
                     Write::Delete => None,
                     Write::Keep => old.as_ref(),
                 };
-                super::streams::append_change(&tx, def, old.as_ref(), new, super::streams::ChangeIdentity::Client)
-                    .await?;
+                super::streams::append_change(
+                    &tx,
+                    def,
+                    old.as_ref(),
+                    new,
+                    super::streams::ChangeIdentity::Client,
+                )
+                .await?;
             }
             tx.commit().await.map_err(db_error)?;
             return Ok((old, write));

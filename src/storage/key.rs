@@ -64,6 +64,10 @@ impl StoredKey {
             Some(r) => Some(KeyParam::from_value(item.get(&r.name)?)?),
             None => None,
         };
-        Some(StoredKey { h: partition_hash(hash_value), pk, sk })
+        Some(StoredKey {
+            h: partition_hash(hash_value),
+            pk,
+            sk,
+        })
     }
 }

@@ -44,7 +44,9 @@ impl Column {
     pub fn param_sql(&self, n: usize) -> String {
         match self.kind {
             ColumnKind::Hash => format!("${n}::int4"),
-            ColumnKind::Key(ScalarType::N) | ColumnKind::Expr(ScalarType::N) => format!("${n}::text::numeric"),
+            ColumnKind::Key(ScalarType::N) | ColumnKind::Expr(ScalarType::N) => {
+                format!("${n}::text::numeric")
+            }
             ColumnKind::Key(_) | ColumnKind::Expr(ScalarType::B) => format!("${n}::bytea"),
             ColumnKind::Expr(ScalarType::S) => format!("${n}::text"),
         }
@@ -54,14 +56,20 @@ impl Column {
     pub fn param(&self, value: &AttributeValue) -> Option<SqlValue> {
         Some(match (self.kind, value) {
             (ColumnKind::Hash, v) => SqlValue::Int(partition_hash(v)),
-            (ColumnKind::Key(ScalarType::S), AttributeValue::S(s)) => SqlValue::Bytes(s.as_bytes().to_vec()),
-            (ColumnKind::Expr(ScalarType::S), AttributeValue::S(s)) => SqlValue::Text(escape_str(s).into_owned()),
-            (ColumnKind::Key(ScalarType::N) | ColumnKind::Expr(ScalarType::N), AttributeValue::N(n)) => {
-                SqlValue::Text(n.as_str().to_string())
+            (ColumnKind::Key(ScalarType::S), AttributeValue::S(s)) => {
+                SqlValue::Bytes(s.as_bytes().to_vec())
             }
-            (ColumnKind::Key(ScalarType::B) | ColumnKind::Expr(ScalarType::B), AttributeValue::B(b)) => {
-                SqlValue::Bytes(b.clone())
+            (ColumnKind::Expr(ScalarType::S), AttributeValue::S(s)) => {
+                SqlValue::Text(escape_str(s).into_owned())
             }
+            (
+                ColumnKind::Key(ScalarType::N) | ColumnKind::Expr(ScalarType::N),
+                AttributeValue::N(n),
+            ) => SqlValue::Text(n.as_str().to_string()),
+            (
+                ColumnKind::Key(ScalarType::B) | ColumnKind::Expr(ScalarType::B),
+                AttributeValue::B(b),
+            ) => SqlValue::Bytes(b.clone()),
             _ => return None,
         })
     }
@@ -105,7 +113,11 @@ pub enum SqlValue {
 }
 
 impl ToSql for SqlValue {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match self {
             SqlValue::Int(i) => i.to_sql(ty, out),
             SqlValue::Bytes(b) => b.as_slice().to_sql(ty, out),
@@ -142,7 +154,13 @@ pub fn index_predicate(index: &IndexDef) -> String {
     index
         .key
         .attrs()
-        .map(|a| format!("(item->{} ? {})", literal(&escape_str(&a.name)), literal(a.ty.as_str())))
+        .map(|a| {
+            format!(
+                "(item->{} ? {})",
+                literal(&escape_str(&a.name)),
+                literal(a.ty.as_str())
+            )
+        })
         .collect::<Vec<_>>()
         .join(" AND ")
 }
@@ -162,18 +180,30 @@ pub struct AccessPath<'a> {
 }
 
 fn table_columns(def: &TableDef) -> (Column, Column, Option<Column>) {
-    let h = Column { sql: "h".into(), kind: ColumnKind::Hash, attr: def.key.hash.name.clone() };
-    let pk = Column { sql: "pk".into(), kind: ColumnKind::Key(def.key.hash.ty), attr: def.key.hash.name.clone() };
-    let sk = def
-        .key
-        .range
-        .as_ref()
-        .map(|r| Column { sql: "sk".into(), kind: ColumnKind::Key(r.ty), attr: r.name.clone() });
+    let h = Column {
+        sql: "h".into(),
+        kind: ColumnKind::Hash,
+        attr: def.key.hash.name.clone(),
+    };
+    let pk = Column {
+        sql: "pk".into(),
+        kind: ColumnKind::Key(def.key.hash.ty),
+        attr: def.key.hash.name.clone(),
+    };
+    let sk = def.key.range.as_ref().map(|r| Column {
+        sql: "sk".into(),
+        kind: ColumnKind::Key(r.ty),
+        attr: r.name.clone(),
+    });
     (h, pk, sk)
 }
 
 fn expr_column(attr: &KeyAttr) -> Column {
-    Column { sql: attr_expr(attr), kind: ColumnKind::Expr(attr.ty), attr: attr.name.clone() }
+    Column {
+        sql: attr_expr(attr),
+        kind: ColumnKind::Expr(attr.ty),
+        attr: attr.name.clone(),
+    }
 }
 
 impl<'a> AccessPath<'a> {
@@ -184,14 +214,24 @@ impl<'a> AccessPath<'a> {
             None => {
                 let mut order = vec![h.clone(), pk.clone()];
                 order.extend(sk.clone());
-                AccessPath { index, partition: vec![h, pk], sort: sk, order }
+                AccessPath {
+                    index,
+                    partition: vec![h, pk],
+                    sort: sk,
+                    order,
+                }
             }
             Some(i) if def.local_indexes.iter().any(|l| l.name == i.name) => {
                 let lsk = i.key.range.as_ref().map(expr_column);
                 let mut order = vec![h.clone(), pk.clone()];
                 order.extend(lsk.clone());
                 order.extend(sk);
-                AccessPath { index, partition: vec![h, pk], sort: lsk, order }
+                AccessPath {
+                    index,
+                    partition: vec![h, pk],
+                    sort: lsk,
+                    order,
+                }
             }
             Some(i) => {
                 let gpk = expr_column(&i.key.hash);
@@ -202,7 +242,12 @@ impl<'a> AccessPath<'a> {
                 order.extend(i.key.extra_range.iter().map(expr_column));
                 order.extend([h, pk]);
                 order.extend(sk);
-                AccessPath { index, partition: vec![gpk], sort: gsk, order }
+                AccessPath {
+                    index,
+                    partition: vec![gpk],
+                    sort: gsk,
+                    order,
+                }
             }
         }
     }
@@ -210,7 +255,10 @@ impl<'a> AccessPath<'a> {
     /// The position of `item` (or a start key holding the path's key attributes) in this
     /// path's order; `None` when an attribute is missing or of the wrong type.
     pub fn position(&self, item: &Item) -> Option<Vec<SqlValue>> {
-        self.order.iter().map(|c| c.param(item.get(&c.attr)?)).collect()
+        self.order
+            .iter()
+            .map(|c| c.param(item.get(&c.attr)?))
+            .collect()
     }
 }
 

@@ -63,7 +63,11 @@ impl Storage {
     /// [`Storage::connect`] with `timeout` bounding how long a request waits for a connection
     /// (a free one, or a new one being opened): when PostgreSQL is away, requests fail within it
     /// with a retryable 500 instead of piling up.
-    pub async fn connect_with_timeout(url: &str, pool_size: usize, timeout: Duration) -> Result<Storage, StartupError> {
+    pub async fn connect_with_timeout(
+        url: &str,
+        pool_size: usize,
+        timeout: Duration,
+    ) -> Result<Storage, StartupError> {
         let pg_config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StartupError(format!("invalid database URL: {e}")))?;
@@ -74,7 +78,9 @@ impl Storage {
         let manager = Manager::from_config(
             pg_config,
             NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
         );
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
@@ -85,7 +91,8 @@ impl Storage {
             .build()
             .map_err(|e| StartupError(format!("cannot build the connection pool: {e}")))?;
         // Fail at start-up, not on the first request, when the database is unreachable.
-        let _probe = pool.get()
+        let _probe = pool
+            .get()
             .await
             .map_err(|e| StartupError(format!("cannot connect to PostgreSQL: {e}")))?;
         let storage = Storage {
@@ -108,12 +115,17 @@ impl Storage {
     pub async fn ping(&self, timeout: Duration) -> Result<(), String> {
         let check = async {
             let conn = self.pool.get().await.map_err(|e| e.to_string())?;
-            conn.simple_query("SELECT 1").await.map_err(|e| e.to_string())?;
+            conn.simple_query("SELECT 1")
+                .await
+                .map_err(|e| e.to_string())?;
             Ok::<(), String>(())
         };
-        tokio::time::timeout(timeout, check)
-            .await
-            .map_err(|_| format!("PostgreSQL did not answer within {} ms", timeout.as_millis()))?
+        tokio::time::timeout(timeout, check).await.map_err(|_| {
+            format!(
+                "PostgreSQL did not answer within {} ms",
+                timeout.as_millis()
+            )
+        })?
     }
 
     /// Stops the storage's background tasks and closes the pool (at shutdown, after the

@@ -50,17 +50,26 @@ pub struct Row {
 
 impl Storage {
     /// Reads up to `limit` rows of `read`, in order. An empty result means the range is done.
-    pub async fn read_range(&self, def: &TableDef, read: &RangeRead<'_>, limit: i64) -> Result<Vec<Row>, ApiError> {
+    pub async fn read_range(
+        &self,
+        def: &TableDef,
+        read: &RangeRead<'_>,
+        limit: i64,
+    ) -> Result<Vec<Row>, ApiError> {
         let (sql, params) = range_sql(def, read, limit)?;
         let conn = self.conn().await?;
         let stmt = conn.prepare_cached(&sql).await.map_err(db_error)?;
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let rows = conn.query(&stmt, &refs).await.map_err(db_error)?;
         rows.into_iter()
             .map(|r| {
                 let item = crate::model::item_from_storage(&r.get::<_, serde_json::Value>(0))?;
                 let size: i32 = r.get(1);
-                Ok(Row { item, size: size.max(0) as usize })
+                Ok(Row {
+                    item,
+                    size: size.max(0) as usize,
+                })
             })
             .collect()
     }
@@ -69,7 +78,11 @@ impl Storage {
 /// The SQL and parameters of a range read: one index range scan on the table's primary key (or
 /// a secondary index's expression index) in the order asked, bounded by `limit`. Public so that
 /// tests can EXPLAIN exactly what a request runs.
-pub fn range_sql(def: &TableDef, read: &RangeRead<'_>, limit: i64) -> Result<(String, Vec<SqlValue>), ApiError> {
+pub fn range_sql(
+    def: &TableDef,
+    read: &RangeRead<'_>,
+    limit: i64,
+) -> Result<(String, Vec<SqlValue>), ApiError> {
     {
         let mut params: Vec<SqlValue> = Vec::new();
         let next = |v: SqlValue, params: &mut Vec<SqlValue>| {
@@ -145,13 +158,20 @@ pub fn range_sql(def: &TableDef, read: &RangeRead<'_>, limit: i64) -> Result<(St
         }
         let dir = if read.forward { "ASC" } else { "DESC" };
         let order: Vec<String> = free.iter().map(|c| format!("{} {dir}", c.sql)).collect();
-        let n = next(SqlValue::Int(limit.clamp(0, i32::MAX as i64) as i32), &mut params);
+        let n = next(
+            SqlValue::Int(limit.clamp(0, i32::MAX as i64) as i32),
+            &mut params,
+        );
         let sql = format!(
             "SELECT item, size FROM {table}{where_}{conds} ORDER BY {order} LIMIT ${n}::int4",
             table = def.pg_table,
             where_ = if conditions.is_empty() { "" } else { " WHERE " },
             conds = conditions.join(" AND "),
-            order = if order.is_empty() { "1".to_string() } else { order.join(", ") },
+            order = if order.is_empty() {
+                "1".to_string()
+            } else {
+                order.join(", ")
+            },
         );
         Ok((sql, params))
     }
