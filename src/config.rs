@@ -135,6 +135,10 @@ pub struct Settings {
     /// Milliseconds between TTL sweeps (deleting expired items) [env: DYNAMO_PG_TTL_SWEEP_INTERVAL_MS].
     #[serde(default = "default_ttl_sweep_interval_ms")]
     pub ttl_sweep_interval_ms: u64,
+    /// Reads leave out items whose TTL has passed but that are not deleted yet (off by default:
+    /// DynamoDB returns them until its sweeper deletes them).
+    #[serde(default)]
+    pub ttl_hide_expired: bool,
     /// Milliseconds between stream trims (records older than 24 h) [env: DYNAMO_PG_STREAM_TRIM_INTERVAL_MS].
     #[serde(default = "default_stream_trim_interval_ms")]
     pub stream_trim_interval_ms: u64,

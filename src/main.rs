@@ -113,6 +113,7 @@ async fn serve(
         account_id: settings.account_id.clone(),
         endpoint_address: addr.to_string(),
         credentials: std::sync::RwLock::new(Arc::new(settings.credential_store())),
+        hide_expired: settings.ttl_hide_expired,
     });
     tokio::spawn(reload_on_sighup(Arc::downgrade(&ctx), tls.clone()));
     let scheme = if tls.is_some() { "https" } else { "http" };

@@ -387,3 +387,99 @@ async fn the_sweep_reads_through_the_ttl_index() {
         plan.join("\n")
     );
 }
+
+/// With `ttl_hide_expired`, reads leave out items whose TTL has passed before the sweeper has
+/// deleted them (here the sweeper is set to run only hourly).
+#[tokio::test]
+async fn hide_expired_leaves_expired_items_out_of_reads() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, AttributeValue as AV, BillingMode, KeySchemaElement, KeyType,
+        ScalarAttributeType, TimeToLiveSpecification,
+    };
+    let config = std::env::temp_dir().join(format!("dynamo-pg-hide-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        "ttl_hide_expired = true\nttl_sweep_interval_ms = 3600000\n",
+    )
+    .unwrap();
+    let endpoint = support::start_server_with(&["--config", config.to_str().unwrap()]);
+    let client = support::client_for(&endpoint, "AKID", "secret");
+    let name = support::table_name("ttl_hide");
+    client
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    client
+        .update_time_to_live()
+        .table_name(&name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("exp")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    client
+        .put_item()
+        .table_name(&name)
+        .item("pk", AV::S("old".into()))
+        .item("exp", AV::N((now - 60).to_string()))
+        .send()
+        .await
+        .unwrap();
+    client
+        .put_item()
+        .table_name(&name)
+        .item("pk", AV::S("new".into()))
+        .item("exp", AV::N((now + 3600).to_string()))
+        .send()
+        .await
+        .unwrap();
+    let got = client
+        .get_item()
+        .table_name(&name)
+        .key("pk", AV::S("old".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(got.item.is_none(), "an expired item is hidden");
+    let got = client
+        .get_item()
+        .table_name(&name)
+        .key("pk", AV::S("new".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(got.item.is_some());
+    let scan = client.scan().table_name(&name).send().await.unwrap();
+    assert_eq!(
+        (scan.count(), scan.scanned_count()),
+        (1, 2),
+        "hidden like a filtered item"
+    );
+    let _ = std::fs::remove_file(&config);
+}

@@ -144,7 +144,9 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         let mut left = Vec::new();
         for (key, item) in read.keys_json.iter().zip(items) {
             if !full {
-                let Some(item) = item else { continue };
+                let Some(item) = item.filter(|item| !ctx.hidden(def, item)) else {
+                    continue;
+                };
                 let size = item_size(&item);
                 if bytes + size <= MAX_RESPONSE_BYTES {
                     bytes += size;

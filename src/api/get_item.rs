@@ -24,7 +24,11 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         .and_then(Value::as_bool)
         .unwrap_or(false);
 
-    let item = ctx.storage.get_item(&def, &key).await?;
+    let item = ctx
+        .storage
+        .get_item(&def, &key)
+        .await?
+        .filter(|item| !ctx.hidden(&def, item));
 
     let mut out = Map::new();
     // Capacity is charged on the whole item, whatever the projection returns.

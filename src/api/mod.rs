@@ -51,6 +51,18 @@ pub struct Ctx {
     /// Keys requests must be signed with; swapped whole when the configuration is reloaded.
     /// Empty: any well-formed signature is accepted, as DynamoDB Local does.
     pub credentials: std::sync::RwLock<std::sync::Arc<crate::auth::CredentialStore>>,
+    /// Reads leave out items whose TTL has passed but that the sweeper has not deleted yet
+    /// (`ttl_hide_expired`; DynamoDB itself returns them until they are deleted).
+    pub hide_expired: bool,
+}
+
+impl Ctx {
+    /// Whether a read should leave `item` out: only with `ttl_hide_expired`, and only for an
+    /// item expired by the table's TTL setting.
+    pub fn hidden(&self, def: &crate::schema::TableDef, item: &crate::model::Item) -> bool {
+        self.hide_expired
+            && crate::storage::ttl::is_expired(def, item, crate::storage::ttl::now_secs())
+    }
 }
 
 /// Runs one operation.

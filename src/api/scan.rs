@@ -78,7 +78,7 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         read,
         limit,
         |item, stored| target.entry_size(item, stored),
-        |item| Ok(filter.as_ref().is_none_or(|f| f.evaluate(item))),
+        |item| Ok(!ctx.hidden(&def, item) && filter.as_ref().is_none_or(|f| f.evaluate(item))),
     )
     .await?;
     Ok(response(

@@ -102,7 +102,14 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
             key: g.key.clone(),
         })
         .collect();
-    let found = ctx.storage.transact_get(&items).await?;
+    let found: Vec<Option<Item>> = ctx
+        .storage
+        .transact_get(&items)
+        .await?
+        .into_iter()
+        .zip(&gets)
+        .map(|(item, get)| item.filter(|item| !ctx.hidden(&get.def, item)))
+        .collect();
 
     // 3. Answer, within DynamoDB's size limit.
     let sizes: Vec<usize> = found

@@ -33,6 +33,14 @@ pub fn enabled_ttl(def: &TableDef) -> Option<&TtlSpec> {
     def.ttl.as_ref().filter(|t| t.enabled)
 }
 
+/// Seconds since the epoch now, as TTL values count them.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// Whether DynamoDB would consider `item` expired at `now` (epoch seconds) under the table's
 /// TTL setting: its TTL attribute is a number not after `now` and at most five years before it.
 /// For readers that hide expired items that the sweeper has not deleted yet.
