@@ -3,14 +3,15 @@
 
 mod support;
 
+use support::attr;
+
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, DeleteRequest, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, KeysAndAttributes, LocalSecondaryIndex, Projection, ProjectionType,
-    PutRequest, ReturnConsumedCapacity, ReturnItemCollectionMetrics, ScalarAttributeType,
-    WriteRequest,
+    AttributeValue as AV, BillingMode, DeleteRequest, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, KeysAndAttributes, LocalSecondaryIndex, Projection, ProjectionType, PutRequest,
+    ReturnConsumedCapacity, ReturnItemCollectionMetrics, ScalarAttributeType, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::json;
@@ -25,14 +26,6 @@ struct Shape {
     range: Option<ScalarAttributeType>,
     lsi: bool,
     gsi: bool,
-}
-
-fn attr(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ty)
-        .build()
-        .unwrap()
 }
 
 fn key_element(name: &str, ty: KeyType) -> KeySchemaElement {

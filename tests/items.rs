@@ -6,51 +6,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, KeySchemaElement, KeyType,
-    ReturnConsumedCapacity, ReturnValue, ScalarAttributeType,
+    AttributeValue as AV, ReturnConsumedCapacity, ReturnValue, ScalarAttributeType,
 };
-use aws_sdk_dynamodb::Client;
-
-async fn table(client: &Client, prefix: &str, range: Option<ScalarAttributeType>) -> String {
-    let name = support::table_name(prefix);
-    let mut req = client
-        .create_table()
-        .table_name(&name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest);
-    if let Some(ty) = range {
-        req = req
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("sk")
-                    .attribute_type(ty)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("sk")
-                    .key_type(KeyType::Range)
-                    .build()
-                    .unwrap(),
-            );
-    }
-    req.send().await.expect("create table");
-    name
-}
 
 fn s(v: &str) -> AV {
     AV::S(v.to_string())
@@ -63,7 +20,7 @@ fn n(v: &str) -> AV {
 #[tokio::test]
 async fn every_attribute_type_round_trips() {
     let client = support::client().await;
-    let name = table(&client, "items_types", None).await;
+    let name = support::pk_table(&client, "items_types", None).await;
     let mut nested = HashMap::new();
     nested.insert(
         "inner".to_string(),
@@ -121,7 +78,7 @@ async fn every_attribute_type_round_trips() {
 #[tokio::test]
 async fn return_values_and_consumed_capacity() {
     let client = support::client().await;
-    let name = table(&client, "items_rv", Some(ScalarAttributeType::N)).await;
+    let name = support::pk_table(&client, "items_rv", Some(ScalarAttributeType::N)).await;
     let first = client
         .put_item()
         .table_name(&name)
@@ -183,7 +140,7 @@ async fn return_values_and_consumed_capacity() {
 #[tokio::test]
 async fn bad_keys_are_rejected_and_change_nothing() {
     let client = support::client().await;
-    let name = table(&client, "items_badkeys", None).await;
+    let name = support::pk_table(&client, "items_badkeys", None).await;
     let err = client
         .put_item()
         .table_name(&name)
@@ -243,7 +200,7 @@ async fn bad_keys_are_rejected_and_change_nothing() {
 #[tokio::test]
 async fn concurrent_puts_on_one_key_leave_one_whole_item() {
     let client = support::client().await;
-    let name = table(&client, "items_race", None).await;
+    let name = support::pk_table(&client, "items_race", None).await;
     let mut tasks = Vec::new();
     for i in 0..32 {
         let client = client.clone();

@@ -5,9 +5,11 @@
 
 mod support;
 
+use support::{attr, key};
+
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
+    AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::json;
@@ -18,22 +20,6 @@ fn s(v: &str) -> AV {
 
 fn n(v: i64) -> AV {
     AV::N(v.to_string())
-}
-
-fn key(name: &str, ty: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(ty)
-        .build()
-        .unwrap()
-}
-
-fn attr(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ty)
-        .build()
-        .unwrap()
 }
 
 /// Table `pk` (S) with GSI `g` on [a HASH (S), b HASH (N), c RANGE (S), d RANGE (N)]. Items

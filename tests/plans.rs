@@ -4,31 +4,17 @@
 
 mod support;
 
+use support::{attr, key};
+
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType,
+    AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeyType, LocalSecondaryIndex,
+    Projection, ProjectionType, ScalarAttributeType,
 };
 use dynamo_pg::model::{partition_hash, AttributeValue, Number};
 use dynamo_pg::schema::TableDef;
 use dynamo_pg::storage::layout::AccessPath;
 use dynamo_pg::storage::read::{range_sql, RangeRead, SortCondition};
 use tokio_postgres::types::ToSql;
-
-fn key(name: &str, ty: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(ty)
-        .build()
-        .unwrap()
-}
-
-fn attr(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ty)
-        .build()
-        .unwrap()
-}
 
 async fn pg() -> tokio_postgres::Client {
     let (client, conn) =

@@ -4,11 +4,13 @@
 
 mod support;
 
+use support::{attr, key};
+
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, Select,
+    AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeyType, LocalSecondaryIndex,
+    Projection, ProjectionType, ScalarAttributeType, Select,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -18,22 +20,6 @@ fn s(v: &str) -> AV {
 
 fn n(v: i64) -> AV {
     AV::N(v.to_string())
-}
-
-fn key(name: &str, ty: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(ty)
-        .build()
-        .unwrap()
-}
-
-fn attr(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ty)
-        .build()
-        .unwrap()
 }
 
 /// A table keyed (pk S, sk N) with an LSI on `lsk` (S, KEYS_ONLY) and a GSI on (`gpk` S,

@@ -8,36 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as AV, BillingMode, KeySchemaElement, KeyType, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    AttributeValue as AV, ReturnValue, ReturnValuesOnConditionCheckFailure,
 };
-use aws_sdk_dynamodb::Client;
-
-async fn table(client: &Client, prefix: &str) -> String {
-    let name = support::table_name(prefix);
-    client
-        .create_table()
-        .table_name(&name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    name
-}
 
 fn s(v: &str) -> AV {
     AV::S(v.into())
@@ -50,7 +22,7 @@ fn n(v: &str) -> AV {
 #[tokio::test]
 async fn update_creates_sets_adds_removes_and_returns_values() {
     let client = support::client().await;
-    let name = table(&client, "update_basic").await;
+    let name = support::pk_table(&client, "update_basic", None).await;
     let created = client
         .update_item()
         .table_name(&name)
@@ -126,7 +98,7 @@ async fn update_creates_sets_adds_removes_and_returns_values() {
 #[tokio::test]
 async fn failed_conditions_change_nothing_and_can_return_the_item() {
     let client = support::client().await;
-    let name = table(&client, "update_condition").await;
+    let name = support::pk_table(&client, "update_condition", None).await;
     client
         .put_item()
         .table_name(&name)
@@ -209,7 +181,7 @@ async fn conditional_increments_never_lose_an_update() {
     const CLIENTS: usize = 32;
     const INCREMENTS: usize = 200;
     let client = support::client().await;
-    let name = table(&client, "update_counter").await;
+    let name = support::pk_table(&client, "update_counter", None).await;
     client
         .put_item()
         .table_name(&name)
@@ -277,7 +249,7 @@ async fn compare_and_set_retries_converge_on_the_exact_count() {
     const CLIENTS: usize = 8;
     const INCREMENTS: usize = 25;
     let client = support::client().await;
-    let name = table(&client, "update_cas").await;
+    let name = support::pk_table(&client, "update_cas", None).await;
     client
         .put_item()
         .table_name(&name)
@@ -349,7 +321,7 @@ async fn compare_and_set_retries_converge_on_the_exact_count() {
 #[tokio::test]
 async fn only_one_creator_wins_a_race_on_a_new_key() {
     let client = support::client().await;
-    let name = table(&client, "update_race").await;
+    let name = support::pk_table(&client, "update_race", None).await;
     for round in 0..10 {
         let key = format!("fresh-{round}");
         let mut tasks = Vec::new();

@@ -64,6 +64,54 @@ pub async fn client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
 
+/// An AttributeDefinition, for building CreateTable requests in tests.
+pub fn attr(
+    name: &str,
+    ty: aws_sdk_dynamodb::types::ScalarAttributeType,
+) -> aws_sdk_dynamodb::types::AttributeDefinition {
+    aws_sdk_dynamodb::types::AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ty)
+        .build()
+        .unwrap()
+}
+
+/// A KeySchemaElement, for building CreateTable requests in tests.
+pub fn key(
+    name: &str,
+    ty: aws_sdk_dynamodb::types::KeyType,
+) -> aws_sdk_dynamodb::types::KeySchemaElement {
+    aws_sdk_dynamodb::types::KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(ty)
+        .build()
+        .unwrap()
+}
+
+/// Creates an on-demand table keyed by `pk` (S) and, when `range` is given, `sk` of that type;
+/// returns its (unique) name.
+pub async fn pk_table(
+    client: &aws_sdk_dynamodb::Client,
+    prefix: &str,
+    range: Option<aws_sdk_dynamodb::types::ScalarAttributeType>,
+) -> String {
+    use aws_sdk_dynamodb::types::{BillingMode, KeyType, ScalarAttributeType};
+    let name = table_name(prefix);
+    let mut req = client
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .key_schema(key("pk", KeyType::Hash))
+        .billing_mode(BillingMode::PayPerRequest);
+    if let Some(ty) = range {
+        req = req
+            .attribute_definitions(attr("sk", ty))
+            .key_schema(key("sk", KeyType::Range));
+    }
+    req.send().await.expect("create table");
+    name
+}
+
 /// A table name unique to this test run, so tests in one binary never collide.
 pub fn table_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
