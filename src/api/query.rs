@@ -9,13 +9,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::expr::eval::compare_values;
 use crate::expr::{self, Comparator, RangeCondition};
 use crate::model::{item_from_json, AttributeValue};
-use crate::storage::layout::AccessPath;
 use crate::storage::read::{RangeRead, SortCondition};
 
 use super::common::{enum_member, resolve_table, str_member};
 use super::expressions::{check_mix, Expressions, QueryKeys, QUERY};
 use super::paging::read_page;
-use super::read::{check_consistency, check_key_paths, response, select, start_key, Target};
+use super::read::{prepare, response, select, Prepared, Target};
 use super::Ctx;
 
 /// Key attributes as (name, type) pairs.
@@ -58,21 +57,20 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
             "Query condition missed key schema element",
         ));
     };
-    check_key_paths(
-        &def,
+    let Prepared {
+        consistent,
+        path,
+        start,
+    } = prepare(
+        &input,
+        &target,
         expressions.projection.as_ref(),
         expressions.filter.as_ref(),
+        true,
     )?;
-    let consistent = input
-        .get("ConsistentRead")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    check_consistency(&target, consistent)?;
 
     // Where to start: a start key must satisfy the sort-key condition and lie in the partition
     // queried.
-    let path = AccessPath::new(&def, target.index);
-    let start = start_key(&input, &target, &path, true)?;
     if let Some((start_item, _)) = &start {
         if let Some((range_name, condition)) = &key_condition.range {
             let satisfied = start_item

@@ -165,6 +165,38 @@ pub enum Select {
 /// Nested paths (`a.b`, `a[0]`) into key attributes are refused wherever a Query or Scan names
 /// them: keys are scalars. The filter is checked before the projection; in each, the table's
 /// keys before the keys of its indexes.
+/// What Query and Scan check after the table and index are known, in DynamoDB's order (key
+/// paths, consistency, then the start key), and what they read with: the consistency asked for,
+/// the access path, and the start position.
+pub struct Prepared<'a> {
+    pub consistent: bool,
+    pub path: AccessPath<'a>,
+    pub start: Option<(Item, Vec<SqlValue>)>,
+}
+
+/// Runs the checks Query and Scan share; `query` says which one is asking.
+pub fn prepare<'a>(
+    input: &Value,
+    target: &Target<'a>,
+    projection: Option<&Projection>,
+    filter: Option<&Condition>,
+    query: bool,
+) -> ApiResult<Prepared<'a>> {
+    check_key_paths(target.def, projection, filter)?;
+    let consistent = input
+        .get("ConsistentRead")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    check_consistency(target, consistent)?;
+    let path = AccessPath::new(target.def, target.index);
+    let start = start_key(input, target, &path, query)?;
+    Ok(Prepared {
+        consistent,
+        path,
+        start,
+    })
+}
+
 pub fn check_key_paths(
     def: &TableDef,
     projection: Option<&Projection>,

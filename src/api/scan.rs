@@ -6,13 +6,12 @@ use serde_json::Value;
 use crate::error::{ApiError, ApiResult};
 use crate::model::hash::segment_hash_range;
 use crate::model::item_from_json;
-use crate::storage::layout::AccessPath;
 use crate::storage::read::RangeRead;
 
 use super::common::{enum_member, resolve_table, str_member};
 use super::expressions::{check_mix, Expressions, SCAN};
 use super::paging::read_page;
-use super::read::{check_consistency, check_key_paths, response, select, start_key, Target};
+use super::read::{prepare, response, select, Prepared, Target};
 use super::Ctx;
 
 /// Runs Scan.
@@ -44,18 +43,17 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
     // start key, then Select and projections.
     let def = resolve_table(ctx, str_member(&input, "TableName").unwrap_or_default()).await?;
     let target = Target::new(&def, str_member(&input, "IndexName"))?;
-    check_key_paths(
-        &def,
+    let Prepared {
+        consistent,
+        path,
+        start,
+    } = prepare(
+        &input,
+        &target,
         expressions.projection.as_ref(),
         expressions.filter.as_ref(),
+        false,
     )?;
-    let consistent = input
-        .get("ConsistentRead")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    check_consistency(&target, consistent)?;
-    let path = AccessPath::new(&def, target.index);
-    let start = start_key(&input, &target, &path, false)?;
     let select = select(&input, &target, expressions.projection, None)?;
 
     let read = RangeRead {
