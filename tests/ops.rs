@@ -1075,7 +1075,13 @@ async fn metrics_and_health_endpoints() {
 async fn one_json_log_line_per_request() {
     let server = Server::start(
         &shared_pg().url(),
-        &["--log-format", "json", "--log-level", "info"],
+        &[
+            "--log-format",
+            "json",
+            "--log-level",
+            "info",
+            "--access-log",
+        ],
     );
     let pool = pool();
     let table = format!("ops_log_{}", std::process::id());

@@ -108,6 +108,10 @@ pub async fn handle(state: &State, req: Request<Incoming>, peer: SocketAddr) -> 
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     state.metrics.record(operation, status, elapsed);
+    // Internal errors are logged where they are answered (`error_response`) either way.
+    if !state.options.access_log {
+        return response;
+    }
     tracing::info!(
         target: "dynamo_pg::request",
         request_id = %request_id,

@@ -44,6 +44,8 @@ pub struct ServerOptions {
     pub database_timeout: Duration,
     /// How long in-flight requests may run on after shutdown starts.
     pub shutdown_timeout: Duration,
+    /// Log every API request at info (`dynamo_pg::request`), not only the failed ones.
+    pub access_log: bool,
 }
 
 impl Default for ServerOptions {
@@ -55,6 +57,7 @@ impl Default for ServerOptions {
             body_timeout: Duration::from_secs(60),
             database_timeout: Duration::from_secs(3),
             shutdown_timeout: Duration::from_secs(30),
+            access_log: false,
         }
     }
 }
