@@ -1,19 +1,20 @@
 //! GetItem: read one item by its key, optionally only some of its attributes.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::ApiResult;
 use crate::model::capacity::read_units;
 use crate::model::item_to_json;
-use crate::model::size::item_size;
+use crate::storage::StoredItem;
 
 use super::capacity::Consumed;
 use super::common::{enum_member, parse_key, resolve_table, str_member};
 use super::expressions::{check_mix, Expressions, GET};
+use super::output::{ObjectWriter, Output};
 use super::{projection, Ctx};
 
 /// Runs GetItem.
-pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
+pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Output> {
     check_mix(&input, &GET)?;
     crate::model::item_from_json(input.get("Key").unwrap_or(&Value::Null))?;
     let expressions = Expressions::parse(&input, &GET, None)?;
@@ -24,24 +25,28 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         .and_then(Value::as_bool)
         .unwrap_or(false);
 
-    let item = ctx
-        .storage
-        .get_item(&def, &key)
-        .await?
-        .filter(|item| !ctx.hidden(&def, item));
+    let stored = ctx.storage.get_item(&def, &key).await?;
+    let stored = match stored {
+        Some(stored) if ctx.may_hide(&def) && ctx.hidden(&def, stored.item()?) => None,
+        other => other,
+    };
 
-    let mut out = Map::new();
     // Capacity is charged on the whole item, whatever the projection returns.
-    let size = item.as_ref().map(item_size).unwrap_or(0);
-    if let Some(item) = item {
-        out.insert(
-            "Item".into(),
-            item_to_json(&projection::apply(expressions.projection.as_ref(), item)),
-        );
+    let size = stored.as_ref().map(StoredItem::size).unwrap_or(0);
+    let mut out = ObjectWriter::with_capacity(size + 128);
+    if let Some(stored) = stored {
+        match expressions.projection.as_ref() {
+            // The item as stored is the answer: its text goes out unparsed.
+            None => out.text("Item", &stored.wire_text()?),
+            Some(projection) => out.value(
+                "Item",
+                &item_to_json(&projection::apply(Some(projection), stored.into_item()?)),
+            ),
+        }
     }
     let rcc = enum_member(&input, "ReturnConsumedCapacity", "NONE");
     if let Some(cc) = Consumed::table(read_units(size, consistent)).report(&def, rcc) {
-        out.insert("ConsumedCapacity".into(), cc);
+        out.value("ConsumedCapacity", &cc);
     }
-    Ok(Value::Object(out))
+    Ok(out.finish())
 }

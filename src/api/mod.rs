@@ -19,6 +19,7 @@ mod expressions;
 mod get_item;
 mod index_updates;
 mod list_tables;
+pub mod output;
 mod paging;
 mod projection;
 mod put_item;
@@ -38,6 +39,7 @@ use serde_json::Value;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::storage::Storage;
 use crate::validate::Service;
+use output::Output;
 
 /// What every operation needs: the storage and the identity the server reports in ARNs.
 pub struct Ctx {
@@ -60,8 +62,14 @@ impl Ctx {
     /// Whether a read should leave `item` out: only with `ttl_hide_expired`, and only for an
     /// item expired by the table's TTL setting.
     pub fn hidden(&self, def: &crate::schema::TableDef, item: &crate::model::Item) -> bool {
-        self.hide_expired
+        self.may_hide(def)
             && crate::storage::ttl::is_expired(def, item, crate::storage::ttl::now_secs())
+    }
+
+    /// Whether reads of `def` may have to leave items out (see [`Ctx::hidden`]): when not, an
+    /// item can be returned without looking at its attributes.
+    pub fn may_hide(&self, def: &crate::schema::TableDef) -> bool {
+        self.hide_expired && crate::storage::ttl::enabled_ttl(def).is_some()
     }
 }
 
@@ -71,41 +79,43 @@ pub async fn dispatch(
     service: Service,
     operation: &str,
     input: Value,
-) -> ApiResult<Value> {
+) -> ApiResult<Output> {
     if service == Service::Streams {
-        return match operation {
-            "ListStreams" => streams::list_streams::handle(ctx, input).await,
-            "DescribeStream" => streams::describe_stream::handle(ctx, input).await,
-            "GetShardIterator" => streams::get_shard_iterator::handle(ctx, input).await,
-            "GetRecords" => streams::get_records::handle(ctx, input).await,
-            other => Err(not_implemented(other)),
-        };
+        return Ok(match operation {
+            "ListStreams" => streams::list_streams::handle(ctx, input).await?.into(),
+            "DescribeStream" => streams::describe_stream::handle(ctx, input).await?.into(),
+            "GetShardIterator" => streams::get_shard_iterator::handle(ctx, input)
+                .await?
+                .into(),
+            "GetRecords" => streams::get_records::handle(ctx, input).await?.into(),
+            other => return Err(not_implemented(other)),
+        });
     }
-    match operation {
-        "CreateTable" => create_table::handle(ctx, input).await,
-        "DescribeTable" => describe_table::handle(ctx, input).await,
-        "ListTables" => list_tables::handle(ctx, input).await,
-        "UpdateTable" => update_table::handle(ctx, input).await,
-        "DeleteTable" => delete_table::handle(ctx, input).await,
-        "DescribeLimits" => describe_limits::handle(ctx, input).await,
-        "DescribeEndpoints" => describe_endpoints::handle(ctx, input).await,
-        "TagResource" => tags::tag_resource(ctx, input).await,
-        "UntagResource" => tags::untag_resource(ctx, input).await,
-        "ListTagsOfResource" => tags::list_tags_of_resource(ctx, input).await,
-        "PutItem" => put_item::handle(ctx, input).await,
-        "GetItem" => get_item::handle(ctx, input).await,
-        "DeleteItem" => delete_item::handle(ctx, input).await,
-        "UpdateTimeToLive" => update_time_to_live::handle(ctx, input).await,
-        "DescribeTimeToLive" => describe_time_to_live::handle(ctx, input).await,
-        "UpdateItem" => update_item::handle(ctx, input).await,
-        "Query" => query::handle(ctx, input).await,
-        "Scan" => scan::handle(ctx, input).await,
-        "BatchGetItem" => batch_get_item::handle(ctx, input).await,
-        "BatchWriteItem" => batch_write_item::handle(ctx, input).await,
-        "TransactWriteItems" => transact_write_items::handle(ctx, input).await,
-        "TransactGetItems" => transact_get_items::handle(ctx, input).await,
-        other => Err(not_implemented(other)),
-    }
+    Ok(match operation {
+        "CreateTable" => create_table::handle(ctx, input).await?.into(),
+        "DescribeTable" => describe_table::handle(ctx, input).await?.into(),
+        "ListTables" => list_tables::handle(ctx, input).await?.into(),
+        "UpdateTable" => update_table::handle(ctx, input).await?.into(),
+        "DeleteTable" => delete_table::handle(ctx, input).await?.into(),
+        "DescribeLimits" => describe_limits::handle(ctx, input).await?.into(),
+        "DescribeEndpoints" => describe_endpoints::handle(ctx, input).await?.into(),
+        "TagResource" => tags::tag_resource(ctx, input).await?.into(),
+        "UntagResource" => tags::untag_resource(ctx, input).await?.into(),
+        "ListTagsOfResource" => tags::list_tags_of_resource(ctx, input).await?.into(),
+        "PutItem" => put_item::handle(ctx, input).await?.into(),
+        "GetItem" => get_item::handle(ctx, input).await?.into(),
+        "DeleteItem" => delete_item::handle(ctx, input).await?.into(),
+        "UpdateTimeToLive" => update_time_to_live::handle(ctx, input).await?.into(),
+        "DescribeTimeToLive" => describe_time_to_live::handle(ctx, input).await?.into(),
+        "UpdateItem" => update_item::handle(ctx, input).await?.into(),
+        "Query" => query::handle(ctx, input).await?.into(),
+        "Scan" => scan::handle(ctx, input).await?.into(),
+        "BatchGetItem" => batch_get_item::handle(ctx, input).await?.into(),
+        "BatchWriteItem" => batch_write_item::handle(ctx, input).await?.into(),
+        "TransactWriteItems" => transact_write_items::handle(ctx, input).await?.into(),
+        "TransactGetItems" => transact_get_items::handle(ctx, input).await?.into(),
+        other => return Err(not_implemented(other)),
+    })
 }
 
 /// Operations in DynamoDB's API that dynamo-pg does not serve yet. DynamoDB Local answers

@@ -7,6 +7,7 @@ use crate::error::ApiResult;
 use crate::model::Item;
 use crate::schema::TableDef;
 use crate::storage::read::RangeRead;
+use crate::storage::StoredItem;
 
 use super::Ctx;
 
@@ -17,8 +18,8 @@ const CHUNK: usize = 500;
 
 /// What a page read produced.
 pub struct Page {
-    /// Items that passed the filter, in order.
-    pub items: Vec<Item>,
+    /// Items that passed the filter, in order, as stored (parsed only where needed).
+    pub items: Vec<StoredItem>,
     /// Items read (before the filter).
     pub scanned: usize,
     /// Bytes read: the sizes of the entries read (whole items, or an index's projected
@@ -32,14 +33,16 @@ pub struct Page {
 }
 
 /// Reads one page of `read`, applying `keep` (the filter) to each item read. `entry_size` gives
-/// the size of the entry read for an item and its stored size (an index may hold less).
+/// the size of the entry read for an item (an index may hold less than the item). Items are
+/// parsed only when `keep` or `entry_size` look at them, and for the last item of a chunk or
+/// page, whose key says where to go on.
 pub async fn read_page(
     ctx: &Ctx,
     def: &TableDef,
     mut read: RangeRead<'_>,
     limit: Option<usize>,
-    entry_size: impl Fn(&Item, usize) -> usize,
-    mut keep: impl FnMut(&Item) -> ApiResult<bool>,
+    entry_size: impl Fn(&StoredItem) -> ApiResult<usize>,
+    mut keep: impl FnMut(&StoredItem) -> ApiResult<bool>,
 ) -> ApiResult<Page> {
     let mut page = Page {
         items: Vec::new(),
@@ -55,20 +58,21 @@ pub async fn read_page(
         };
         let rows = ctx.storage.read_range(def, &read, want as i64).await?;
         let complete = rows.len() < want;
+        let count = rows.len();
         let mut last_position = None;
-        for row in rows {
+        for (n, row) in rows.into_iter().enumerate() {
             page.scanned += 1;
-            page.bytes += entry_size(&row.item, row.size);
-            page.item_blocks += row.size.div_ceil(4096);
-            let kept = keep(&row.item)?;
+            page.bytes += entry_size(&row)?;
+            page.item_blocks += row.size().div_ceil(4096);
+            let kept = keep(&row)?;
             let at_limit = limit.is_some_and(|l| page.scanned >= l) || page.bytes >= PAGE_BYTES;
             if at_limit {
-                page.last = Some(row.item.clone());
-            } else {
-                last_position = read.path.position(&row.item);
+                page.last = Some(row.item()?.clone());
+            } else if n + 1 == count && !complete {
+                last_position = read.path.position(row.item()?);
             }
             if kept {
-                page.items.push(row.item);
+                page.items.push(row);
             }
             if at_limit {
                 return Ok(page);

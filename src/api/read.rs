@@ -1,7 +1,7 @@
 //! What Query and Scan share: choosing the table or index read, the Select rules, the start key,
 //! and building the response from a page.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::expr::{Condition, Path, Projection};
@@ -9,8 +9,10 @@ use crate::model::size::item_size;
 use crate::model::{item_from_json, item_to_json, AttributeValue, Item};
 use crate::schema::{IndexDef, TableDef};
 use crate::storage::layout::{AccessPath, SqlValue};
+use crate::storage::StoredItem;
 
 use super::capacity::Consumed;
+use super::output::{ObjectWriter, Output};
 use super::paging::Page;
 
 /// The table or index a read goes to, and how it may be read.
@@ -96,18 +98,19 @@ impl<'a> Target<'a> {
             .is_some_and(|i| i.projection.projection_type != "ALL")
     }
 
-    /// The size of the entry the target holds for `item` (whose stored size is `stored`): an
+    /// The size of the entry the target holds for an item read: an
     /// index that does not project ALL holds only the keys and its projected attributes.
-    pub fn entry_size(&self, item: &Item, stored: usize) -> usize {
+    pub fn entry_size(&self, stored: &StoredItem) -> ApiResult<usize> {
         if !self.partial() {
-            return stored;
+            return Ok(stored.size());
         }
-        let entry: Item = item
+        let entry: Item = stored
+            .item()?
             .iter()
             .filter(|(name, _)| self.projects(name))
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
-        item_size(&entry)
+        Ok(item_size(&entry))
     }
 
     /// Whether answering `select` from this target reads whole items from the table: a local
@@ -414,6 +417,16 @@ fn shape(item: Item, select: &Select, target: &Target<'_>) -> Item {
     }
 }
 
+/// Whether `select` returns items whole, as stored: then their stored text goes into the
+/// response without being parsed.
+fn whole_items(select: &Select, target: &Target<'_>) -> bool {
+    match select {
+        Select::All => true,
+        Select::Projected => !target.partial(),
+        Select::Specific(_) | Select::Count => false,
+    }
+}
+
 /// The response of a Query or Scan page.
 pub fn response(
     page: Page,
@@ -421,30 +434,38 @@ pub fn response(
     target: &Target<'_>,
     consistent: bool,
     return_consumed_capacity: &str,
-) -> Value {
+) -> ApiResult<Output> {
     let consumed = target.consumed(&page, target.fetches(select), consistent);
-    let mut out = Map::new();
+    let stored_bytes: usize = page.items.iter().map(|i| i.size() + 64).sum();
+    let mut out = ObjectWriter::with_capacity(stored_bytes + 256);
     let count = page.items.len();
-    if !matches!(select, Select::Count) {
-        let items: Vec<Value> = page
+    if whole_items(select, target) {
+        let texts = page
+            .items
+            .iter()
+            .map(StoredItem::wire_text)
+            .collect::<ApiResult<Vec<_>>>()?;
+        out.text_array("Items", texts.iter().map(|t| t.as_ref()));
+    } else if !matches!(select, Select::Count) {
+        let items = page
             .items
             .into_iter()
-            .map(|i| item_to_json(&shape(i, select, target)))
-            .collect();
-        out.insert("Items".into(), Value::Array(items));
+            .map(|i| Ok(item_to_json(&shape(i.into_item()?, select, target))))
+            .collect::<ApiResult<Vec<Value>>>()?;
+        out.value("Items", &Value::Array(items));
     }
-    out.insert("Count".into(), count.into());
-    out.insert("ScannedCount".into(), page.scanned.into());
+    out.value("Count", &count.into());
+    out.value("ScannedCount", &page.scanned.into());
     if let Some(last) = page.last {
         let names = target.start_key_names();
         let key: Item = last
             .into_iter()
             .filter(|(name, _)| names.contains(&name.as_str()))
             .collect();
-        out.insert("LastEvaluatedKey".into(), item_to_json(&key));
+        out.value("LastEvaluatedKey", &item_to_json(&key));
     }
     if let Some(cc) = consumed.report(target.def, return_consumed_capacity) {
-        out.insert("ConsumedCapacity".into(), cc);
+        out.value("ConsumedCapacity", &cc);
     }
-    Value::Object(out)
+    Ok(out.finish())
 }

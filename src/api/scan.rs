@@ -10,12 +10,13 @@ use crate::storage::read::RangeRead;
 
 use super::common::{enum_member, resolve_table, str_member};
 use super::expressions::{check_mix, Expressions, SCAN};
+use super::output::Output;
 use super::paging::read_page;
 use super::read::{prepare, response, select, Prepared, Target};
 use super::Ctx;
 
 /// Runs Scan.
-pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
+pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Output> {
     // The request's own rules.
     check_mix(&input, &SCAN)?;
     if let Some(start) = input.get("ExclusiveStartKey") {
@@ -75,15 +76,21 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Value> {
         &def,
         read,
         limit,
-        |item, stored| target.entry_size(item, stored),
-        |item| Ok(!ctx.hidden(&def, item) && filter.as_ref().is_none_or(|f| f.evaluate(item))),
+        |stored| target.entry_size(stored),
+        |stored| {
+            if filter.is_none() && !ctx.may_hide(&def) {
+                return Ok(true);
+            }
+            let item = stored.item()?;
+            Ok(!ctx.hidden(&def, item) && filter.as_ref().is_none_or(|f| f.evaluate(item)))
+        },
     )
     .await?;
-    Ok(response(
+    response(
         page,
         &select,
         &target,
         consistent,
         enum_member(&input, "ReturnConsumedCapacity", "NONE"),
-    ))
+    )
 }

@@ -217,9 +217,7 @@ async fn process(
     let mut input = input;
     crate::validate::normalize_request(service, operation, &mut input);
     let output = api::dispatch(ctx, service, operation, input).await?;
-    serde_json::to_vec(&output)
-        .map(Bytes::from)
-        .map_err(|e| ApiError::internal(e.to_string()))
+    Ok(Bytes::from(output.into_bytes()))
 }
 
 /// `None` for an empty body (reported later, in the service's order).

@@ -13,7 +13,8 @@ use crate::model::storage::{item_from_storage, item_to_storage};
 use crate::model::{size::item_size, Item};
 use crate::schema::{ScalarType, TableDef};
 
-use super::{db_error, KeyParam, Storage, StoredKey};
+use super::stored_item::JsonText;
+use super::{db_error, KeyParam, Storage, StoredItem, StoredKey};
 
 /// What a read-modify-write decided to do with the item.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,20 +78,27 @@ pub(super) fn conflict_target(def: &TableDef) -> &'static str {
     }
 }
 
+/// A row's `item` and `size` columns (the first two) as a [`StoredItem`].
+pub(super) fn stored_item(row: &tokio_postgres::Row) -> StoredItem {
+    let text: JsonText = row.get(0);
+    let size: i32 = row.get(1);
+    StoredItem::new(text.0.to_owned(), size.max(0) as usize)
+}
+
 pub(super) fn decode(value: serde_json::Value) -> Result<Item, ApiError> {
     item_from_storage(&value)
 }
 
 impl Storage {
-    /// The item with `key`, if any.
+    /// The item with `key`, if any, as stored (parsed only if the caller needs it).
     pub async fn get_item(
         &self,
         def: &TableDef,
         key: &StoredKey,
-    ) -> Result<Option<Item>, ApiError> {
+    ) -> Result<Option<StoredItem>, ApiError> {
         let conn = self.conn().await?;
         let sql = format!(
-            "SELECT item FROM {} WHERE {}",
+            "SELECT item, size FROM {} WHERE {}",
             def.pg_table,
             key_predicate(def)
         );
@@ -99,7 +107,7 @@ impl Storage {
             .query_opt(&stmt, &key_params(key))
             .await
             .map_err(db_error)?;
-        row.map(|r| decode(r.get(0))).transpose()
+        Ok(row.map(|r| stored_item(&r)))
     }
 
     /// Stores `item` under `key`, replacing any item there: one statement.

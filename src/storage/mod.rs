@@ -11,6 +11,7 @@ pub mod items;
 mod key;
 pub mod layout;
 pub mod read;
+pub mod stored_item;
 pub mod streams;
 pub mod transact;
 pub mod ttl;
@@ -24,6 +25,7 @@ use tokio_postgres::NoTls;
 use crate::error::{ApiError, ErrorKind};
 
 pub use key::{KeyParam, StoredKey};
+pub use stored_item::StoredItem;
 
 /// The namespace every table lives in until per-account isolation exists.
 pub const DEFAULT_NAMESPACE: &str = "default";

@@ -4,11 +4,11 @@
 use tokio_postgres::types::ToSql;
 
 use crate::error::ApiError;
-use crate::model::{AttributeValue, Item};
+use crate::model::AttributeValue;
 use crate::schema::TableDef;
 
 use super::layout::{AccessPath, SqlValue};
-use super::{db_error, Storage};
+use super::{db_error, Storage, StoredItem};
 
 /// A condition on the sort key of the access path (KeyConditionExpression's second part).
 #[derive(Clone, Debug)]
@@ -42,12 +42,6 @@ pub struct RangeRead<'a> {
     pub segment: Option<(i32, i32)>,
 }
 
-/// A row read: the item and its stored size.
-pub struct Row {
-    pub item: Item,
-    pub size: usize,
-}
-
 impl Storage {
     /// Reads up to `limit` rows of `read`, in order. An empty result means the range is done.
     pub async fn read_range(
@@ -55,23 +49,14 @@ impl Storage {
         def: &TableDef,
         read: &RangeRead<'_>,
         limit: i64,
-    ) -> Result<Vec<Row>, ApiError> {
+    ) -> Result<Vec<StoredItem>, ApiError> {
         let (sql, params) = range_sql(def, read, limit)?;
         let conn = self.conn().await?;
         let stmt = conn.prepare_cached(&sql).await.map_err(db_error)?;
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let rows = conn.query(&stmt, &refs).await.map_err(db_error)?;
-        rows.into_iter()
-            .map(|r| {
-                let item = crate::model::item_from_storage(&r.get::<_, serde_json::Value>(0))?;
-                let size: i32 = r.get(1);
-                Ok(Row {
-                    item,
-                    size: size.max(0) as usize,
-                })
-            })
-            .collect()
+        Ok(rows.iter().map(super::items::stored_item).collect())
     }
 }
 
