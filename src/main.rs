@@ -28,6 +28,7 @@ fn main() -> ExitCode {
     };
     init_tracing(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(settings.worker_threads())
         .enable_all()
         .build()
     {

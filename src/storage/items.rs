@@ -13,6 +13,7 @@ use crate::model::storage::{item_from_storage, item_to_storage};
 use crate::model::{size::item_size, Item};
 use crate::schema::{ScalarType, TableDef};
 
+use super::pipelined::PipelinedTx;
 use super::stored_item::JsonText;
 use super::{db_error, KeyParam, Storage, StoredItem, StoredKey};
 
@@ -90,26 +91,6 @@ pub(super) fn decode(value: serde_json::Value) -> Result<Item, ApiError> {
 }
 
 impl Storage {
-    /// The item with `key`, if any, as stored (parsed only if the caller needs it).
-    pub async fn get_item(
-        &self,
-        def: &TableDef,
-        key: &StoredKey,
-    ) -> Result<Option<StoredItem>, ApiError> {
-        let conn = self.conn().await?;
-        let sql = format!(
-            "SELECT item, size FROM {} WHERE {}",
-            def.pg_table,
-            key_predicate(def)
-        );
-        let stmt = conn.prepare_cached(&sql).await.map_err(db_error)?;
-        let row = conn
-            .query_opt(&stmt, &key_params(key))
-            .await
-            .map_err(db_error)?;
-        Ok(row.map(|r| stored_item(&r)))
-    }
-
     /// Stores `item` under `key`, replacing any item there: one statement.
     pub async fn put_item(
         &self,
@@ -176,7 +157,7 @@ impl Storage {
     where
         F: FnMut(Option<&Item>) -> Result<Write, ApiError>,
     {
-        let mut conn = self.conn().await?;
+        let conn = self.conn().await?;
         let select = format!(
             "SELECT item FROM {} WHERE {} FOR UPDATE",
             def.pg_table,
@@ -191,60 +172,78 @@ impl Storage {
             j = if def.key.range.is_some() { 5 } else { 4 },
         );
         let delete = format!("DELETE FROM {} WHERE {}", def.pg_table, key_predicate(def));
+        let select = conn.prepare_cached(&select).await.map_err(db_error)?;
+        // A stream record is appended after the write, so COMMIT cannot travel with the write.
+        let streamed = super::streams::stream_enabled(def);
+        let mut tx = PipelinedTx::new(conn);
         loop {
-            let tx = conn.transaction().await.map_err(db_error)?;
-            let stmt = tx.prepare_cached(&select).await.map_err(db_error)?;
             let old = tx
-                .query_opt(&stmt, &key_params(key))
+                .begin_with(&select, &key_params(key))
                 .await
                 .map_err(db_error)?
                 .map(|r| decode(r.get(0)))
                 .transpose()?;
             let write = decide(old.as_ref())?;
+            let (sql, params): (&str, Vec<&(dyn ToSql + Sync)>);
+            let size;
+            let json;
             match &write {
                 Write::Put(item) => {
-                    let size = item_size(item) as i32;
-                    let json = item_to_storage(item);
-                    let mut params = key_params(key);
-                    params.push(&size);
-                    params.push(&json);
-                    let sql = if old.is_some() { &update } else { &insert };
-                    let stmt = tx.prepare_cached(sql).await.map_err(db_error)?;
-                    let n = tx.execute(&stmt, &params).await.map_err(db_error)?;
-                    if n == 0 {
-                        // Created concurrently: look again, now that it exists.
-                        drop(tx);
-                        continue;
+                    size = item_size(item) as i32;
+                    json = item_to_storage(item);
+                    let mut p = key_params(key);
+                    p.push(&size);
+                    p.push(&json);
+                    (sql, params) = (if old.is_some() { &update } else { &insert }, p);
+                }
+                Write::Delete if old.is_some() => (sql, params) = (&delete, key_params(key)),
+                Write::Delete | Write::Keep => {
+                    if streamed {
+                        append_stream_change(tx.conn(), def, old.as_ref(), &write).await?;
                     }
+                    tx.commit().await.map_err(db_error)?;
+                    return Ok((old, write));
                 }
-                Write::Delete if old.is_some() => {
-                    let stmt = tx.prepare_cached(&delete).await.map_err(db_error)?;
-                    tx.execute(&stmt, &key_params(key))
-                        .await
-                        .map_err(db_error)?;
+            }
+            let stmt = tx.conn().prepare_cached(sql).await.map_err(db_error)?;
+            let written = if streamed {
+                let n = tx.conn().execute(&stmt, &params).await.map_err(db_error)?;
+                if n > 0 {
+                    append_stream_change(tx.conn(), def, old.as_ref(), &write).await?;
+                    tx.commit().await.map_err(db_error)?;
+                } else {
+                    tx.rollback().await.map_err(db_error)?;
                 }
-                Write::Delete | Write::Keep => {}
+                n
+            } else {
+                tx.execute_and_commit(&stmt, &params)
+                    .await
+                    .map_err(db_error)?
+            };
+            if written == 0 {
+                // The item was created concurrently (the INSERT found it): look again, now
+                // that it exists.
+                continue;
             }
-            if super::streams::stream_enabled(def) {
-                // Last before COMMIT: the append takes the stream shard's lock (see streams).
-                let new = match &write {
-                    Write::Put(item) => Some(item),
-                    Write::Delete => None,
-                    Write::Keep => old.as_ref(),
-                };
-                super::streams::append_change(
-                    &tx,
-                    def,
-                    old.as_ref(),
-                    new,
-                    super::streams::ChangeIdentity::Client,
-                )
-                .await?;
-            }
-            tx.commit().await.map_err(db_error)?;
             return Ok((old, write));
         }
     }
+}
+
+/// Appends the stream record of a single-item write, last before COMMIT (the append takes the
+/// stream shard's lock, see `streams`).
+async fn append_stream_change(
+    conn: &deadpool_postgres::Object,
+    def: &TableDef,
+    old: Option<&Item>,
+    write: &Write,
+) -> Result<(), ApiError> {
+    let new = match write {
+        Write::Put(item) => Some(item),
+        Write::Delete => None,
+        Write::Keep => old,
+    };
+    super::streams::append_change(conn, def, old, new, super::streams::ChangeIdentity::Client).await
 }
 
 // Batches (BatchGetItem, BatchWriteItem): the keys of one table travel as array parameters that
@@ -281,14 +280,14 @@ pub struct TableBatchResult {
 const BATCH_WRITE_ATTEMPTS: usize = 5;
 
 /// The key columns of several keys as arrays, one element per key, in one order.
-struct KeyArrays {
+pub(super) struct KeyArrays {
     h: Vec<i32>,
     pk: Vec<KeyParam>,
     sk: Vec<KeyParam>,
 }
 
 impl KeyArrays {
-    fn new<'k>(keys: impl Iterator<Item = &'k StoredKey>) -> KeyArrays {
+    pub(super) fn new<'k>(keys: impl Iterator<Item = &'k StoredKey>) -> KeyArrays {
         let mut arrays = KeyArrays {
             h: Vec::new(),
             pk: Vec::new(),
@@ -305,7 +304,7 @@ impl KeyArrays {
     }
 
     /// The parameters of [`unnest_keys`]: `h`, `pk`, and `sk` when the table has a sort key.
-    fn params(&self, with_sort_key: bool) -> Vec<&(dyn ToSql + Sync)> {
+    pub(super) fn params(&self, with_sort_key: bool) -> Vec<&(dyn ToSql + Sync)> {
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.h, &self.pk];
         if with_sort_key {
             params.push(&self.sk);
@@ -324,7 +323,7 @@ fn array_param(ty: ScalarType, n: usize) -> String {
 
 /// `unnest($1, $2[, $3]) WITH ORDINALITY AS k(h, pk[, sk], ord)`: the keys of [`KeyArrays`] as
 /// rows, numbered from 1 in array order. `with_sort_key` false gives partitions only.
-fn unnest_keys(def: &TableDef, with_sort_key: bool) -> String {
+pub(super) fn unnest_keys(def: &TableDef, with_sort_key: bool) -> String {
     match (&def.key.range, with_sort_key) {
         (Some(r), true) => format!(
             "unnest($1::int4[], {}, {}) WITH ORDINALITY AS k(h, pk, sk, ord)",
@@ -339,7 +338,7 @@ fn unnest_keys(def: &TableDef, with_sort_key: bool) -> String {
 }
 
 /// The join of the item relation `t` with the rows of [`unnest_keys`] on the whole key.
-fn join_keys(def: &TableDef) -> &'static str {
+pub(super) fn join_keys(def: &TableDef) -> &'static str {
     if def.key.range.is_some() {
         "t.h = k.h AND t.pk = k.pk AND t.sk = k.sk"
     } else {

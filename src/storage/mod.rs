@@ -10,6 +10,8 @@ mod index_builder;
 pub mod items;
 mod key;
 pub mod layout;
+mod pipelined;
+mod point_reads;
 pub mod read;
 pub mod stored_item;
 pub mod streams;
@@ -37,6 +39,8 @@ pub struct Storage {
     cache: Arc<cache::CatalogCache>,
     /// The shard-iterator signing key, read from the database once (see `streams`).
     stream_secret: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    /// GetItem's per-table queues, which let concurrent point reads share a statement.
+    point_reads: Arc<point_reads::PointReads>,
     /// Wakes the index builder when UpdateTable starts index work.
     index_wake: Arc<tokio::sync::Notify>,
     /// Set at shutdown: the storage's own background tasks (catalog listener, index builder)
@@ -101,6 +105,9 @@ impl Storage {
             pool,
             cache,
             stream_secret: Default::default(),
+            point_reads: Arc::new(point_reads::PointReads::new(point_read_statements(
+                pool_size,
+            ))),
             index_wake: Arc::new(tokio::sync::Notify::new()),
             stopping,
         };
@@ -147,6 +154,13 @@ impl Storage {
     }
 }
 
+/// How many GetItem statements run at once: a few per core of this machine, and at most half
+/// the pool, so that writes always find connections.
+fn point_read_statements(pool_size: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    cores.min(pool_size / 2).max(1)
+}
+
 /// Runs `migrations/` with sqlx on a short-lived connection.
 async fn run_migrations(config: &tokio_postgres::Config) -> Result<(), StartupError> {
     use sqlx::Connection;
@@ -183,7 +197,17 @@ async fn run_migrations(config: &tokio_postgres::Config) -> Result<(), StartupEr
 /// Maps a database error on the request path to DynamoDB's retryable error, logging the cause.
 pub(crate) fn db_error(e: tokio_postgres::Error) -> ApiError {
     count_db_error();
-    tracing::error!("database error: {e}");
+    // tokio-postgres prints a server error as just "db error"; the server's message is what
+    // an operator needs.
+    match e.as_db_error() {
+        Some(db) => tracing::error!(
+            "database error: {} ({}): {}",
+            db.severity(),
+            db.code().code(),
+            db.message()
+        ),
+        None => tracing::error!("database error: {e}"),
+    }
     ApiError::new(ErrorKind::InternalServerError, "Internal server error")
 }
 

@@ -45,6 +45,7 @@
 //! the stream worker ([`Storage::trim_streams`]), which also reconciles streams with the catalog
 //! ([`Storage::reconcile_streams`]).
 
+use deadpool_postgres::GenericClient;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
@@ -240,7 +241,7 @@ fn build_record(def: &TableDef, spec: &StreamSpec, change: &Change<'_>) -> Optio
 /// Appends the stream record of one change to `tx` (see the module documentation): call it
 /// after writing the item, as the last statement before COMMIT.
 pub async fn append_change(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     def: &TableDef,
     old: Option<&Item>,
     new: Option<&Item>,
@@ -274,7 +275,7 @@ struct ShardGroup<'a> {
 /// the module documentation). Shard counters are locked in one global order (table name,
 /// stream label, shard), so concurrent multi-item transactions cannot deadlock on them.
 pub async fn append_changes(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     changes: &[Change<'_>],
 ) -> Result<(), ApiError> {
     let mut groups: Vec<ShardGroup<'_>> = Vec::new();
@@ -319,7 +320,7 @@ pub async fn append_changes(
 /// Increments the shard's counter and inserts the records, numbered after it, in one
 /// statement. False when the shard is missing or closed.
 async fn append_group(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     table: &str,
     label: &str,
     shard: i16,
@@ -351,7 +352,7 @@ async fn append_group(
 }
 
 async fn stream_exists(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     table: &str,
     label: &str,
 ) -> Result<bool, ApiError> {
@@ -369,10 +370,7 @@ async fn stream_exists(
 }
 
 /// Registers the table's enabled stream and its shards, if they are not there yet.
-async fn ensure_stream(
-    client: &tokio_postgres::Transaction<'_>,
-    def: &TableDef,
-) -> Result<(), ApiError> {
+async fn ensure_stream(client: &impl GenericClient, def: &TableDef) -> Result<(), ApiError> {
     let Some(spec) = enabled_stream(def) else {
         return Ok(());
     };
