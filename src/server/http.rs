@@ -62,7 +62,7 @@ impl From<ApiError> for Failure {
 
 /// Answers one request. Never fails: every problem becomes a DynamoDB error response.
 pub async fn handle(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
-    let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    let request_id = super::request_id::next();
     if req.method() == Method::GET || req.method() == Method::HEAD {
         return get(state, &req, &request_id).await;
     }

@@ -15,6 +15,7 @@
 mod http;
 mod io;
 mod observe;
+mod request_id;
 pub mod tls;
 
 use std::net::SocketAddr;

@@ -82,7 +82,7 @@ impl Storage {
         let stopping = Arc::new(tokio::sync::watch::Sender::new(false));
         cache::spawn_listener(pg_config.clone(), cache.clone(), stopping.subscribe());
         let manager = Manager::from_config(
-            pg_config,
+            request_path_config(pg_config),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -154,9 +154,30 @@ impl Storage {
     }
 }
 
+/// The settings of request-path connections: the URL's, plus generic plans for every prepared
+/// statement. Every request statement is a lookup or range scan on a key whose best plan does
+/// not depend on the values, but PostgreSQL's default (`auto`) keeps planning some of them
+/// afresh on every execution, e.g. the `unnest` join that reads a batch of keys, because its
+/// custom plans look no dearer than the generic one; that planning was most of PostgreSQL's
+/// CPU per batched GetItem (perf: copyObject, expression_tree_walker, catalog lookups).
+fn request_path_config(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
+    let options = match config.get_options() {
+        Some(given) => format!("{given} -c plan_cache_mode=force_generic_plan"),
+        None => "-c plan_cache_mode=force_generic_plan".to_string(),
+    };
+    config.options(&options);
+    config
+}
+
 /// How many GetItem statements run at once: a few per core of this machine, and at most half
 /// the pool, so that writes always find connections.
 fn point_read_statements(pool_size: usize) -> usize {
+    if let Some(n) = std::env::var("XP_POINT_READS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return n;
+    }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     cores.min(pool_size / 2).max(1)
 }

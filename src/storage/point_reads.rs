@@ -63,6 +63,9 @@ struct Queue {
 pub(super) struct PointReads {
     /// By the table's relation name.
     queues: Mutex<HashMap<String, Queue>>,
+    /// `/metrics`: statements run and keys read; their ratio is the mean batch size.
+    statements: crate::metrics::Counter,
+    keys: crate::metrics::Counter,
     /// Point-read statements running at once. Fewer statements mean more keys per statement;
     /// a few per core keep PostgreSQL busy without queueing in it.
     running: Semaphore,
@@ -71,8 +74,19 @@ pub(super) struct PointReads {
 impl PointReads {
     /// Queues allowing `statements` point-read statements at once.
     pub(super) fn new(statements: usize) -> PointReads {
+        let metrics = crate::metrics::global();
         PointReads {
             queues: Mutex::new(HashMap::new()),
+            statements: metrics.counter(
+                "dynamo_pg_point_read_statements_total",
+                "Statements run for GetItem (each reads the keys of one or more requests).",
+                &[],
+            ),
+            keys: metrics.counter(
+                "dynamo_pg_point_read_keys_total",
+                "Keys read for GetItem; divided by the statements, the mean batch size.",
+                &[],
+            ),
             running: Semaphore::new(statements.max(1)),
         }
     }
@@ -206,6 +220,8 @@ impl Storage {
         if waiting.is_empty() {
             return;
         }
+        self.point_reads.statements.inc();
+        self.point_reads.keys.add(waiting.len() as u64);
         let result = match conn {
             Ok(conn) => read_keys(&conn, def, &waiting).await,
             Err(e) => Err(e),
