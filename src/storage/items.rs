@@ -9,7 +9,7 @@
 use tokio_postgres::types::ToSql;
 
 use crate::error::ApiError;
-use crate::model::storage::{item_from_storage, item_to_storage};
+use crate::model::storage::{item_from_storage, item_to_storage, item_to_storage_text};
 use crate::model::{size::item_size, Item};
 use crate::schema::{ScalarType, TableDef};
 
@@ -114,7 +114,8 @@ impl Storage {
         );
         let stmt = conn.prepare_cached(&sql).await.map_err(db_error)?;
         let size = item_size(item) as i32;
-        let json = item_to_storage(item);
+        let text = item_to_storage_text(item);
+        let json = JsonText(&text);
         let mut params = key_params(key);
         params.push(&size);
         params.push(&json);
@@ -186,11 +187,13 @@ impl Storage {
             let write = decide(old.as_ref())?;
             let (sql, params): (&str, Vec<&(dyn ToSql + Sync)>);
             let size;
+            let text;
             let json;
             match &write {
                 Write::Put(item) => {
                     size = item_size(item) as i32;
-                    json = item_to_storage(item);
+                    text = item_to_storage_text(item);
+                    json = JsonText(&text);
                     let mut p = key_params(key);
                     p.push(&size);
                     p.push(&json);

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
-use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 
 use crate::error::ApiError;
 use crate::model::storage::{item_from_storage, storage_text_to_wire};
@@ -69,9 +69,31 @@ fn parse(text: &str) -> Result<Item, ApiError> {
     item_from_storage(&json)
 }
 
-/// A `jsonb` (or `json`/`text`) column read as its JSON text, borrowed from the row. The binary
-/// form of `jsonb` is a version byte (1) followed by the text, so nothing is parsed.
+/// JSON text as a `jsonb` (or `json`/`text`) value, both ways: a column read as its text,
+/// borrowed from the row, and a parameter sent as text. The binary form of `jsonb` is a version
+/// byte (1) followed by the text, so nothing is parsed or serialized on our side.
+#[derive(Debug)]
 pub struct JsonText<'a>(pub &'a str);
+
+impl ToSql for JsonText<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        if *ty == Type::JSONB {
+            out.extend_from_slice(&[1]);
+        }
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::JSONB | Type::JSON)
+    }
+
+    to_sql_checked!();
+}
 
 impl<'a> FromSql<'a> for JsonText<'a> {
     fn from_sql(
