@@ -20,6 +20,7 @@
 //!   `1,16,64`).
 //! - `BENCH_SERVER_ARGS`: extra dynamo-pg flags, e.g. `--pool-size 16 --log-level warn`.
 //! - `BENCH_SERVER_BIN`: the dynamo-pg binary to measure (default: the one `cargo bench` built).
+//! - `BENCH_CLIENT_THREADS`: OS threads of the load generator (default 1, see `load.rs`).
 //! - `BENCH_PGBENCH`: the pgbench binary (default: next to `pg_config --bindir`, or
 //!   /usr/lib/postgresql/*/bin/pgbench).
 //! - Arguments after `--` select operations by name: `cargo bench -- get query`.
@@ -324,6 +325,7 @@ impl Drop for TempDir {
 }
 
 fn main() {
+    load::self_check();
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -390,7 +392,7 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
     if !status.is_success() {
         return Err(format!("CreateTable answered {status}: {answer}"));
     }
-    wait_active(&mut conn).await?;
+    wait_active(&mut conn, workload::TABLE).await?;
     drop(conn);
     let started = Instant::now();
     let method = preload(server.addr, config.items).await?;
@@ -426,18 +428,17 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
         }
         for &connections in &config.connections {
             let dynamo = if supported {
-                let watch = RssWatch::start(server.pid());
-                let before = server.cpu();
-                let result = load::run(server.addr, &bodies.plan(op), connections, duration)
+                let Measurement {
+                    result,
+                    cpu: share,
+                    rss_peak: rss,
+                } = measure(&server, &bodies.plan(op), connections, duration)
                     .await
                     .map_err(|e| format!("{} at {connections} connections: {e}", op.label()))?;
-                let cpu = server.cpu().since(&before);
-                let rss = watch.finish();
                 rss_max = rss_max.max(rss);
                 if connections == 64 {
                     rss_max_64 = rss_max_64.max(rss);
                 }
-                let share = CpuShare::of(&cpu, cpu.server, cpu.generator, result.requests as f64);
                 eprintln!(
                     "  {:<40} {connections:>3} conns  dynamo-pg {:>9.0} req/s",
                     op.label(),
@@ -489,18 +490,49 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// What one load generator run measured.
+struct Measurement {
+    result: RunResult,
+    cpu: CpuShare,
+    /// The server's largest RSS seen during the run, in KiB.
+    rss_peak: u64,
+}
+
+/// Drives the server with `plan` over `connections` connections for `duration`, measuring
+/// where the CPU went and the server's RSS. Opening the connections and serializing the
+/// requests happen before the CPU counters are read, so only the run itself is counted.
+async fn measure(
+    server: &Server,
+    plan: &Plan,
+    connections: usize,
+    duration: Duration,
+) -> Result<Measurement, String> {
+    let prepared = load::prepare(server.addr, plan, connections)?;
+    let watch = RssWatch::start(server.pid());
+    let before = server.cpu();
+    let result = tokio::task::spawn_blocking(move || prepared.run(duration))
+        .await
+        .map_err(|e| format!("the load generator panicked: {e}"))??;
+    let cpu = server.cpu().since(&before);
+    let rss_peak = watch.finish();
+    let share = CpuShare::of(&cpu, cpu.server, cpu.generator, result.requests as f64);
+    Ok(Measurement {
+        result,
+        cpu: share,
+        rss_peak,
+    })
+}
+
+/// KiB to MiB.
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// Polls DescribeTable until the benchmark's table is ACTIVE, as a DynamoDB client must.
-async fn wait_active(conn: &mut Connection) -> Result<(), String> {
+/// Polls DescribeTable until table `name` is ACTIVE, as a DynamoDB client must.
+async fn wait_active(conn: &mut Connection, name: &str) -> Result<(), String> {
     for _ in 0..600 {
         let (status, answer) = conn
-            .call_json(
-                "DescribeTable",
-                &serde_json::json!({"TableName": workload::TABLE}),
-            )
+            .call_json("DescribeTable", &serde_json::json!({"TableName": name}))
             .await?;
         if !status.is_success() {
             return Err(format!("DescribeTable answered {status}: {answer}"));
@@ -516,7 +548,7 @@ async fn wait_active(conn: &mut Connection) -> Result<(), String> {
 /// Sends one request of `api_op`: true if the server serves it, false if it answers
 /// UnknownOperationException (not implemented yet). Any other error fails the benchmark.
 async fn probe(conn: &mut Connection, api_op: &str, set: &RequestSet) -> Result<bool, String> {
-    let (status, answer) = conn.call(&set.target, set.bodies[0].clone()).await?;
+    let (status, answer) = conn.call(&set.target, &set.bodies[0]).await?;
     let json: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
     if status.is_success() {
         if api_op == "Query" {
