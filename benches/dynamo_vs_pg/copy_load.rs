@@ -9,7 +9,9 @@
 //! through the same `jsonb` encoding as the server's statement parameters. [`prove_equivalence`]
 //! checks the result row for row against items written by PutItem over HTTP.
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use dynamo_pg::model::storage::item_to_storage;
 use dynamo_pg::model::{item_from_json, item_size};
@@ -21,7 +23,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 
 use super::load::Connection;
-use super::server::sql_error;
+use super::server::{sql_error, Server};
 use super::workload;
 
 /// The table's definition, as the server keeps it in its catalog.
@@ -103,15 +105,24 @@ pub async fn copy_items(
     writer.as_mut().finish().await.map_err(sql_error)
 }
 
+/// COPY streams [`bulk_load`] runs at once, each on its own connection and tokio task: making
+/// the rows costs this process more CPU than storing them costs PostgreSQL, so one stream
+/// would leave a core idle.
+const LOADERS: usize = 2;
+
 /// Adds items `range` (the benchmark's items, [`workload::item`]`(i, i)`) to a table that
 /// already exists and holds none of them, the fast way: the primary key is dropped, the rows
-/// are COPYed in item order (the order the HTTP preload writes them in), and the primary key is
-/// built again, by sorting, under the same name and definition. Progress goes to stderr.
+/// are COPYed in item order (the order the HTTP preload writes them in; [`LOADERS`] streams
+/// take consecutive blocks of 100,000), and the primary key is built again, by sorting, under
+/// the same name and definition. Progress, with the CPU spent per item by this process
+/// (making the rows) and by PostgreSQL (storing them), goes to stderr.
 pub async fn bulk_load(
-    client: &Client,
+    server: &Server,
     def: &TableDef,
     range: std::ops::Range<u64>,
 ) -> Result<(), String> {
+    const BLOCK: u64 = 100_000;
+    let client = server.sql().await?;
     let pkey = client
         .query_one(
             "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
@@ -129,21 +140,59 @@ pub async fn bulk_load(
         ))
         .await
         .map_err(sql_error)?;
+
     let started = Instant::now();
-    const STEP: u64 = 1_000_000;
-    let mut start = range.start;
-    while start < range.end {
-        let end = (start + STEP).min(range.end);
-        copy_items(client, def, (start..end).map(|i| workload::item(i, i))).await?;
-        let done = end - range.start;
-        eprintln!(
-            "  COPY: {done} of {} items in {:.0} s ({:.0} items/s)",
-            range.end - range.start,
-            started.elapsed().as_secs_f64(),
-            done as f64 / started.elapsed().as_secs_f64()
-        );
-        start = end;
+    let cpu_before = server.cpu();
+    let next = Arc::new(AtomicU64::new(range.start));
+    let done = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(LOADERS);
+    for _ in 0..LOADERS {
+        let (client, def) = (server.sql().await?, def.clone());
+        let (next, done, end) = (next.clone(), done.clone(), range.end);
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let start = next.fetch_add(BLOCK, Ordering::Relaxed);
+                if start >= end {
+                    return Ok::<_, String>(());
+                }
+                let stop = (start + BLOCK).min(end);
+                copy_items(&client, &def, (start..stop).map(|i| workload::item(i, i))).await?;
+                done.fetch_add(stop - start, Ordering::Relaxed);
+            }
+        }));
     }
+    let total = range.end - range.start;
+    let progress = || {
+        let (done, secs) = (
+            done.load(Ordering::Relaxed),
+            started.elapsed().as_secs_f64(),
+        );
+        let cpu = server.cpu().since(&cpu_before);
+        let per_item = |us: u64| us as f64 / done.max(1) as f64;
+        eprintln!(
+            "  COPY: {done} of {total} items in {secs:.0} s ({:.0} items/s; CPU per item: \
+             loader {:.1} µs, PostgreSQL {:.1} µs)",
+            done as f64 / secs,
+            per_item(cpu.generator),
+            per_item(cpu.postgres),
+        );
+    };
+    let mut all = std::pin::pin!(futures_util::future::try_join_all(tasks));
+    let mut ticks = tokio::time::interval(Duration::from_secs(30));
+    ticks.tick().await;
+    loop {
+        tokio::select! {
+            results = &mut all => {
+                for result in results.map_err(|e| format!("a COPY task failed: {e}"))? {
+                    result?;
+                }
+                break;
+            }
+            _ = ticks.tick() => progress(),
+        }
+    }
+    progress();
+
     let indexing = Instant::now();
     client
         .batch_execute(&format!(

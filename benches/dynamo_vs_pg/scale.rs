@@ -77,7 +77,7 @@ pub async fn run(config: &Config, root: &Path, bin: &Path) -> Result<(), String>
     let small = measure_reads(config, &server, base).await?;
 
     let started = Instant::now();
-    copy_load::bulk_load(&client, &def, base..items).await?;
+    copy_load::bulk_load(&server, &def, base..items).await?;
     let copy_secs = started.elapsed().as_secs_f64();
     let settling = Instant::now();
     settle(&client, &def.pg_table).await?;
