@@ -14,18 +14,32 @@
 //! the benchmark. Everything runs on the same cores (nothing is pinned): the server, PostgreSQL
 //! and the load generator (or pgbench) compete for them, as the printed CPU shares show.
 //!
+//! The scale mode, `BENCH_SCALE=1 cargo bench`, asks another question: do GetItem and Query
+//! stay as fast at 10 million items as at 100,000, and does a full Scan stream without holding
+//! the table in memory? It loads the first 100,000 items over HTTP, measures, adds the rest
+//! straight into PostgreSQL with COPY (rows made by the crate's own storage functions, proved
+//! equal to what PutItem stores), measures again, then scans the whole table over HTTP while
+//! watching the server's RSS; pgbench is not run. See `scale.rs`. At 10 million items it needs
+//! some 15 GB of disk in the temporary folder (removed at the end, also on Ctrl-C) and about
+//! half an hour on 2 cores.
+//!
 //! Settings (environment):
-//! - `BENCH_QUICK=1`: 10,000 items and 2 s runs, for trying it out.
+//! - `BENCH_QUICK=1`: 10,000 items and 2 s runs, for trying it out (with `BENCH_SCALE=1`:
+//!   1,000,000 items).
+//! - `BENCH_SCALE=1`: the scale mode (default 10,000,000 items, 16 connections).
 //! - `BENCH_ITEMS` (default 100,000), `BENCH_SECS` (default 5), `BENCH_CONNECTIONS` (default
 //!   `1,16,64`).
 //! - `BENCH_SERVER_ARGS`: extra dynamo-pg flags, e.g. `--pool-size 16 --log-level warn`.
 //! - `BENCH_SERVER_BIN`: the dynamo-pg binary to measure (default: the one `cargo bench` built).
+//! - `BENCH_CLIENT_THREADS`: OS threads of the load generator (default 1, see `load.rs`).
 //! - `BENCH_PGBENCH`: the pgbench binary (default: next to `pg_config --bindir`, or
 //!   /usr/lib/postgresql/*/bin/pgbench).
 //! - Arguments after `--` select operations by name: `cargo bench -- get query`.
 
+mod copy_load;
 mod load;
 mod pgbench;
+mod scale;
 mod server;
 mod workload;
 
@@ -40,18 +54,23 @@ use server::{CpuSample, Server};
 
 /// The benchmark's settings.
 struct Config {
+    /// The scale mode (see `scale.rs`) instead of the comparison with pgbench.
+    scale: bool,
     items: u64,
     secs: u64,
     connections: Vec<usize>,
     server_args: Vec<String>,
-    pgbench: PathBuf,
+    /// Needed by the comparison only, not by the scale mode.
+    pgbench: Option<PathBuf>,
     /// Lower-case operation name fragments to run; empty runs all.
     filters: Vec<String>,
 }
 
 impl Config {
     fn from_env() -> Result<Config, String> {
-        let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let flag = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
+        let quick = flag("BENCH_QUICK");
+        let scale = flag("BENCH_SCALE");
         let number = |name: &str, default: u64| -> Result<u64, String> {
             match std::env::var(name) {
                 Ok(v) => v
@@ -61,7 +80,19 @@ impl Config {
                 Err(_) => Ok(default),
             }
         };
-        let items = number("BENCH_ITEMS", if quick { 10_000 } else { 100_000 })?;
+        let default_items = match (scale, quick) {
+            (true, true) => 1_000_000,
+            (true, false) => 10_000_000,
+            (false, true) => 10_000,
+            (false, false) => 100_000,
+        };
+        let items = number("BENCH_ITEMS", default_items)?;
+        if scale && items < scale::BASE_ITEMS {
+            return Err(format!(
+                "BENCH_SCALE needs BENCH_ITEMS of at least {}",
+                scale::BASE_ITEMS
+            ));
+        }
         if items < workload::PER_PARTITION {
             return Err(format!(
                 "BENCH_ITEMS must be at least {}",
@@ -70,7 +101,7 @@ impl Config {
         }
         let secs = number("BENCH_SECS", if quick { 2 } else { 5 })?.max(1);
         let connections = std::env::var("BENCH_CONNECTIONS")
-            .unwrap_or_else(|_| "1,16,64".into())
+            .unwrap_or_else(|_| if scale { "16" } else { "1,16,64" }.into())
             .split(',')
             .map(|c| {
                 c.trim()
@@ -83,18 +114,21 @@ impl Config {
             .split_whitespace()
             .map(String::from)
             .collect();
-        let pgbench = match std::env::var_os("BENCH_PGBENCH") {
-            Some(p) => PathBuf::from(p),
-            None => find_pgbench().ok_or(
-                "pgbench not found: install PostgreSQL's client tools or set BENCH_PGBENCH",
-            )?,
-        };
+        let pgbench = std::env::var_os("BENCH_PGBENCH")
+            .map(PathBuf::from)
+            .or_else(find_pgbench);
+        if pgbench.is_none() && !scale {
+            return Err(
+                "pgbench not found: install PostgreSQL's client tools or set BENCH_PGBENCH".into(),
+            );
+        }
         let filters = std::env::args()
             .skip(1)
             .filter(|a| !a.starts_with('-'))
             .map(|a| a.to_lowercase())
             .collect();
         Ok(Config {
+            scale,
             items,
             secs,
             connections,
@@ -324,6 +358,7 @@ impl Drop for TempDir {
 }
 
 fn main() {
+    load::self_check();
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -337,7 +372,14 @@ fn main() {
         .expect("tokio runtime");
     let root =
         TempDir(std::env::temp_dir().join(format!("dynamo-pg-bench-{}", std::process::id())));
-    let result = runtime.block_on(run(&config, &root.0));
+    // Ctrl-C stops the server (dropping it) and removes the data folder, which in the scale mode
+    // holds some 15 GB.
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = start(&config, &root.0) => result,
+            _ = tokio::signal::ctrl_c() => Err("interrupted".to_string()),
+        }
+    });
     drop(root);
     if let Err(e) = result {
         eprintln!("bench failed: {e}");
@@ -345,7 +387,8 @@ fn main() {
     }
 }
 
-async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
+/// Prints what is measured on what, and runs the comparison or the scale mode.
+async fn start(config: &Config, root: &std::path::Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(root);
     std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
     let bin = std::env::var_os("BENCH_SERVER_BIN")
@@ -354,11 +397,22 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    println!(
-        "dynamo-pg vs PostgreSQL alone: {} items of ~1 KB, {} s per run, connections {:?}, {cores} cores shared \
-         by server, PostgreSQL and client (nothing pinned)",
-        config.items, config.secs, config.connections
-    );
+    if config.scale {
+        println!(
+            "dynamo-pg at scale: GetItem and Query at {} and at {} items of ~1 KB, {} s per run, connections {:?}, \
+             then a full Scan; {cores} cores shared by server, PostgreSQL and client (nothing pinned)",
+            scale::BASE_ITEMS,
+            config.items,
+            config.secs,
+            config.connections
+        );
+    } else {
+        println!(
+            "dynamo-pg vs PostgreSQL alone: {} items of ~1 KB, {} s per run, connections {:?}, {cores} cores shared \
+             by server, PostgreSQL and client (nothing pinned)",
+            config.items, config.secs, config.connections
+        );
+    }
     let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "server: {}; load average before the run: {}",
@@ -372,9 +426,18 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
     if !config.server_args.is_empty() {
         println!("server flags: {}", config.server_args.join(" "));
     }
+    if config.scale {
+        scale::run(config, root, &bin).await
+    } else {
+        run(config, root, &bin).await
+    }
+}
 
+/// The comparison with PostgreSQL alone.
+async fn run(config: &Config, root: &std::path::Path, bin: &std::path::Path) -> Result<(), String> {
+    let pgbench = config.pgbench.clone().ok_or("no pgbench")?;
     let server = Server::start(
-        &bin,
+        bin,
         &root.join("data"),
         &root.join("server.log"),
         &config.server_args,
@@ -390,7 +453,7 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
     if !status.is_success() {
         return Err(format!("CreateTable answered {status}: {answer}"));
     }
-    wait_active(&mut conn).await?;
+    wait_active(&mut conn, workload::TABLE).await?;
     drop(conn);
     let started = Instant::now();
     let method = preload(server.addr, config.items).await?;
@@ -402,7 +465,7 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
     );
     let rss_loaded = server.rss_kib();
     let pgbench = PgBench {
-        bin: config.pgbench.clone(),
+        bin: pgbench,
         socket_dir: server.socket_dir.clone(),
         dir: root.join("pgbench"),
         items: config.items,
@@ -426,18 +489,17 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
         }
         for &connections in &config.connections {
             let dynamo = if supported {
-                let watch = RssWatch::start(server.pid());
-                let before = server.cpu();
-                let result = load::run(server.addr, &bodies.plan(op), connections, duration)
+                let Measurement {
+                    result,
+                    cpu: share,
+                    rss_peak: rss,
+                } = measure(&server, &bodies.plan(op), connections, duration)
                     .await
                     .map_err(|e| format!("{} at {connections} connections: {e}", op.label()))?;
-                let cpu = server.cpu().since(&before);
-                let rss = watch.finish();
                 rss_max = rss_max.max(rss);
                 if connections == 64 {
                     rss_max_64 = rss_max_64.max(rss);
                 }
-                let share = CpuShare::of(&cpu, cpu.server, cpu.generator, result.requests as f64);
                 eprintln!(
                     "  {:<40} {connections:>3} conns  dynamo-pg {:>9.0} req/s",
                     op.label(),
@@ -489,18 +551,49 @@ async fn run(config: &Config, root: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// What one load generator run measured.
+struct Measurement {
+    result: RunResult,
+    cpu: CpuShare,
+    /// The server's largest RSS seen during the run, in KiB.
+    rss_peak: u64,
+}
+
+/// Drives the server with `plan` over `connections` connections for `duration`, measuring
+/// where the CPU went and the server's RSS. Opening the connections and serializing the
+/// requests happen before the CPU counters are read, so only the run itself is counted.
+async fn measure(
+    server: &Server,
+    plan: &Plan,
+    connections: usize,
+    duration: Duration,
+) -> Result<Measurement, String> {
+    let prepared = load::prepare(server.addr, plan, connections)?;
+    let watch = RssWatch::start(server.pid());
+    let before = server.cpu();
+    let result = tokio::task::spawn_blocking(move || prepared.run(duration))
+        .await
+        .map_err(|e| format!("the load generator panicked: {e}"))??;
+    let cpu = server.cpu().since(&before);
+    let rss_peak = watch.finish();
+    let share = CpuShare::of(&cpu, cpu.server, cpu.generator, result.requests as f64);
+    Ok(Measurement {
+        result,
+        cpu: share,
+        rss_peak,
+    })
+}
+
+/// KiB to MiB.
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// Polls DescribeTable until the benchmark's table is ACTIVE, as a DynamoDB client must.
-async fn wait_active(conn: &mut Connection) -> Result<(), String> {
+/// Polls DescribeTable until table `name` is ACTIVE, as a DynamoDB client must.
+async fn wait_active(conn: &mut Connection, name: &str) -> Result<(), String> {
     for _ in 0..600 {
         let (status, answer) = conn
-            .call_json(
-                "DescribeTable",
-                &serde_json::json!({"TableName": workload::TABLE}),
-            )
+            .call_json("DescribeTable", &serde_json::json!({"TableName": name}))
             .await?;
         if !status.is_success() {
             return Err(format!("DescribeTable answered {status}: {answer}"));
@@ -516,7 +609,7 @@ async fn wait_active(conn: &mut Connection) -> Result<(), String> {
 /// Sends one request of `api_op`: true if the server serves it, false if it answers
 /// UnknownOperationException (not implemented yet). Any other error fails the benchmark.
 async fn probe(conn: &mut Connection, api_op: &str, set: &RequestSet) -> Result<bool, String> {
-    let (status, answer) = conn.call(&set.target, set.bodies[0].clone()).await?;
+    let (status, answer) = conn.call(&set.target, &set.bodies[0]).await?;
     let json: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
     if status.is_success() {
         if api_op == "Query" {

@@ -91,6 +91,28 @@ impl Server {
         CpuSample::now(self.pid(), self.postmaster_pid())
     }
 
+    /// A SQL session on the embedded PostgreSQL (as the server's own user, through its Unix
+    /// socket), for the benchmark's checks and bulk loads. The connection is driven by a task
+    /// on the current tokio runtime and ends when the client is dropped.
+    pub async fn sql(&self) -> Result<tokio_postgres::Client, String> {
+        let conninfo = format!(
+            "host={} port=5432 user=dynamo_pg dbname=dynamo_pg",
+            self.socket_dir.display()
+        );
+        let (client, connection) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| format!("cannot connect to the embedded PostgreSQL: {e}"))?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+
+    /// Resets the server's `VmHWM` to its current RSS (`/proc/PID/clear_refs`), so that
+    /// [`Server::peak_rss_kib`] then reports the peak of what follows. False if the kernel
+    /// refused.
+    pub fn reset_peak_rss(&self) -> bool {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5").is_ok()
+    }
+
     /// The server's resident memory now, in KiB (`VmRSS`).
     pub fn rss_kib(&self) -> u64 {
         status_kib(self.pid(), "VmRSS:")
@@ -242,5 +264,13 @@ fn clock_ticks_per_second() -> u64 {
         ticks as u64
     } else {
         100
+    }
+}
+
+/// A PostgreSQL error as text, with the server's message when there is one.
+pub fn sql_error(e: tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("SQL: {}: {}", db.severity(), db.message()),
+        None => format!("SQL: {e}"),
     }
 }
