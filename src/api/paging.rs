@@ -28,19 +28,20 @@ pub struct Page {
     /// The items read, each rounded up to 4 KB and counted in 4 KB blocks: what fetching them
     /// one by one from the table costs (a local index read of unprojected attributes).
     pub item_blocks: usize,
-    /// The last item read, when the page stopped at Limit or at 1 MB.
+    /// The key attributes of the last item read, when the page stopped at Limit or at 1 MB.
     pub last: Option<Item>,
 }
 
 /// Reads one page of `read`, applying `keep` (the filter) to each item read. `entry_size` gives
 /// the size of the entry read for an item (an index may hold less than the item). Items are
-/// parsed only when `keep` or `entry_size` look at them, and for the last item of a chunk or
-/// page, whose key says where to go on.
+/// parsed only when `keep` or `entry_size` look at them; of the last item of a chunk or page,
+/// whose key says where to go on, only the `key_names` attributes are read.
 pub async fn read_page(
     ctx: &Ctx,
     def: &TableDef,
     mut read: RangeRead<'_>,
     limit: Option<usize>,
+    key_names: &[&str],
     entry_size: impl Fn(&StoredItem) -> ApiResult<usize>,
     mut keep: impl FnMut(&StoredItem) -> ApiResult<bool>,
 ) -> ApiResult<Page> {
@@ -67,9 +68,9 @@ pub async fn read_page(
             let kept = keep(&row)?;
             let at_limit = limit.is_some_and(|l| page.scanned >= l) || page.bytes >= PAGE_BYTES;
             if at_limit {
-                page.last = Some(row.item()?.clone());
+                page.last = Some(row.attributes(key_names)?);
             } else if n + 1 == count && !complete {
-                last_position = read.path.position(row.item()?);
+                last_position = read.path.position(&row.attributes(key_names)?);
             }
             if kept {
                 page.items.push(row);

@@ -76,6 +76,7 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Output> {
         &def,
         read,
         limit,
+        &target.start_key_names(),
         |stored| target.entry_size(stored),
         |stored| {
             if filter.is_none() && !ctx.may_hide(&def) {

@@ -13,7 +13,7 @@ use std::cell::OnceCell;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 
 use crate::error::ApiError;
-use crate::model::storage::{item_from_storage, storage_text_to_wire};
+use crate::model::storage::{escape_str, item_from_storage, storage_text_to_wire};
 use crate::model::Item;
 
 /// One item read from storage. The attributes are parsed at most once, on first use.
@@ -56,10 +56,57 @@ impl StoredItem {
         }
     }
 
+    /// Only the attributes named (a page's last key): the others are skipped over, not built.
+    pub fn attributes(&self, names: &[&str]) -> Result<Item, ApiError> {
+        if let Some(item) = self.parsed.get() {
+            return Ok(item
+                .iter()
+                .filter(|(name, _)| names.contains(&name.as_str()))
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect());
+        }
+        let escaped: Vec<Cow<'_, str>> = names.iter().map(|n| escape_str(n)).collect();
+        let mut de = serde_json::Deserializer::from_str(&self.text);
+        let picked = serde::de::DeserializeSeed::deserialize(Pick(&escaped), &mut de)
+            .map_err(|e| ApiError::internal(format!("stored item is not JSON: {e}")))?;
+        item_from_storage(&serde_json::Value::Object(picked))
+    }
+
     /// The item as DynamoDB JSON text, for a response: the stored text itself unless a string
     /// in it was escaped for storage.
     pub fn wire_text(&self) -> Result<Cow<'_, str>, ApiError> {
         storage_text_to_wire(&self.text)
+    }
+}
+
+/// Deserializes a stored item's members whose (stored) names are listed, skipping the rest.
+struct Pick<'n>(&'n [Cow<'n, str>]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Pick<'_> {
+    type Value = serde_json::Map<String, serde_json::Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Pick<'_> {
+    type Value = serde_json::Map<String, serde_json::Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a stored item")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut picked = serde_json::Map::new();
+        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+            if self.0.iter().any(|n| *n == name) {
+                picked.insert(name.into_owned(), map.next_value()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(picked)
     }
 }
 
@@ -128,6 +175,20 @@ mod tests {
         let first = stored.item().unwrap() as *const Item;
         assert_eq!(first, stored.item().unwrap() as *const Item);
         assert_eq!(stored.into_item().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn picks_named_attributes_without_parsing_the_rest() {
+        let stored = StoredItem::new(
+            r#"{"pk": {"S": "a"}, "big": {"M": {"x": {"L": [{"N": "1"}]}}}, "\u0001\u0001k": {"N": "2"}}"#.into(),
+            9,
+        );
+        let picked = stored.attributes(&["pk", "\u{0}k", "absent"]).unwrap();
+        assert_eq!(picked.len(), 2);
+        assert!(picked.contains_key("pk") && picked.contains_key("\u{0}k"));
+        // The same answer once the whole item has been parsed.
+        stored.item().unwrap();
+        assert_eq!(stored.attributes(&["pk", "\u{0}k"]).unwrap(), picked);
     }
 
     #[test]
