@@ -100,7 +100,7 @@ impl<'de> serde::de::Visitor<'de> for Pick<'_> {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut picked = serde_json::Map::new();
         while let Some(name) = map.next_key::<Cow<'de, str>>()? {
-            if self.0.iter().any(|n| *n == name) {
+            if self.0.contains(&name) {
                 picked.insert(name.into_owned(), map.next_value()?);
             } else {
                 map.next_value::<serde::de::IgnoredAny>()?;
