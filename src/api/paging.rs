@@ -4,11 +4,12 @@
 //! with a LastEvaluatedKey naming the last item read, even when nothing follows it.
 
 use crate::error::ApiResult;
+use crate::expr::Condition;
 use crate::model::Item;
-use crate::schema::TableDef;
 use crate::storage::read::RangeRead;
 use crate::storage::StoredItem;
 
+use super::read::Target;
 use super::Ctx;
 
 /// DynamoDB's page size limit.
@@ -32,19 +33,26 @@ pub struct Page {
     pub last: Option<Item>,
 }
 
-/// Reads one page of `read`, applying `keep` (the filter) to each item read. `entry_size` gives
-/// the size of the entry read for an item (an index may hold less than the item). Items are
-/// parsed only when `keep` or `entry_size` look at them; of the last item of a chunk or page,
-/// whose key says where to go on, only the `key_names` attributes are read.
+/// Reads one page of `read` from `target`, keeping the items that pass `filter` (and are not
+/// hidden by TTL). Items are parsed only when the filter, TTL hiding or an index's partial
+/// projection (the size of its entries) need their attributes; of the last item of a chunk or
+/// page, whose key says where to go on, only the key attributes are read.
 pub async fn read_page(
     ctx: &Ctx,
-    def: &TableDef,
+    target: &Target<'_>,
     mut read: RangeRead<'_>,
     limit: Option<usize>,
-    key_names: &[&str],
-    entry_size: impl Fn(&StoredItem) -> ApiResult<usize>,
-    mut keep: impl FnMut(&StoredItem) -> ApiResult<bool>,
+    filter: Option<&Condition>,
 ) -> ApiResult<Page> {
+    let def = target.def;
+    let key_names = target.start_key_names();
+    let keep = |stored: &StoredItem| -> ApiResult<bool> {
+        if filter.is_none() && !ctx.may_hide(def) {
+            return Ok(true);
+        }
+        let item = stored.item()?;
+        Ok(!ctx.hidden(def, item) && filter.is_none_or(|f| f.evaluate(item)))
+    };
     let mut page = Page {
         items: Vec::new(),
         scanned: 0,
@@ -63,14 +71,14 @@ pub async fn read_page(
         let mut last_position = None;
         for (n, row) in rows.into_iter().enumerate() {
             page.scanned += 1;
-            page.bytes += entry_size(&row)?;
+            page.bytes += target.entry_size(&row)?;
             page.item_blocks += row.size().div_ceil(4096);
             let kept = keep(&row)?;
             let at_limit = limit.is_some_and(|l| page.scanned >= l) || page.bytes >= PAGE_BYTES;
             if at_limit {
-                page.last = Some(row.attributes(key_names)?);
+                page.last = Some(row.attributes(&key_names)?);
             } else if n + 1 == count && !complete {
-                last_position = read.path.position(&row.attributes(key_names)?);
+                last_position = read.path.position(&row.attributes(&key_names)?);
             }
             if kept {
                 page.items.push(row);

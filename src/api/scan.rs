@@ -71,22 +71,7 @@ pub async fn handle(ctx: &Ctx, input: Value) -> ApiResult<Output> {
         .and_then(Value::as_u64)
         .map(|l| l as usize);
     let filter = expressions.filter;
-    let page = read_page(
-        ctx,
-        &def,
-        read,
-        limit,
-        &target.start_key_names(),
-        |stored| target.entry_size(stored),
-        |stored| {
-            if filter.is_none() && !ctx.may_hide(&def) {
-                return Ok(true);
-            }
-            let item = stored.item()?;
-            Ok(!ctx.hidden(&def, item) && filter.as_ref().is_none_or(|f| f.evaluate(item)))
-        },
-    )
-    .await?;
+    let page = read_page(ctx, &target, read, limit, filter.as_ref()).await?;
     response(
         page,
         &select,
