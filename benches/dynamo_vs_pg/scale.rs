@@ -71,6 +71,8 @@ pub async fn run(config: &Config, root: &Path, bin: &Path) -> Result<(), String>
         }
         wait_active(&mut conn, table).await?;
     }
+    // The server closes keep-alive connections left idle (30 s by default): a fresh one later.
+    drop(conn);
     let small_def = copy_load::table_def(&client, workload::TABLE).await?;
     let large_def = copy_load::table_def(&client, LARGE_TABLE).await?;
 
@@ -104,6 +106,7 @@ pub async fn run(config: &Config, root: &Path, bin: &Path) -> Result<(), String>
         items as f64 / copy_secs,
         bytes as f64 / 1e9
     );
+    let mut conn = Connection::open(server.addr).await?;
     let (gets, queries) = check_sample(&mut conn, LARGE_TABLE, items).await?;
     drop(conn);
     println!(
