@@ -14,11 +14,13 @@
 //! tokio runtime on an OS thread of its own ([`CLIENT_THREADS`]; more threads split the
 //! connections between them, like `pgbench -j`). Per request the client then costs one `send`,
 //! one `recv` and, unless answers arrive together, one `epoll_wait` and the wake-up after it;
-//! the kernel's share (loopback TCP, scheduling) is most of it. On the 2-core development
-//! machine, GetItem at 16 connections: hyper's client on the multi-thread runtime took
-//! 19-28 µs of client CPU per request; this one 8-18 µs, the spread being how busy the
-//! machine is (a busier machine batches more wake-ups). One thread woke less often than two
-//! (and than a blocking thread per connection, which was worst at 64 connections).
+//! the kernel's share (loopback TCP, scheduling) is most of it. Measured on the 2-core
+//! development machine at 16 and 64 connections, interleaved runs against one server build:
+//! hyper's client on the multi-thread runtime took 13-21 µs of client CPU per GetItem and
+//! 21-43 µs per Query; this one 7-10 µs and 9-16 µs (pgbench: 7-10 µs per point select). A
+//! busier machine batches more wake-ups, so the figures drop as the load rises. One thread
+//! woke less often than two, and than a blocking thread per connection (the worst at 64
+//! connections).
 //!
 //! [`Connection`] is the same client for one-off calls (setup, probes, the Scan of the scale
 //! mode): it builds each request when sent, with a fresh date.

@@ -2,17 +2,18 @@
 //! and does a full Scan stream instead of holding the table in memory?
 //!
 //! 1. Proves the COPY loader stores what PutItem stores ([`copy_load::prove_equivalence`]).
-//! 2. Loads the first [`BASE_ITEMS`] items over HTTP (BatchWriteItem, as the normal benchmark
-//!    does) and measures GetItem and Query.
-//! 3. Adds the rest of the items with COPY ([`copy_load::bulk_load`]): at ~1.2 KB a row, the
-//!    HTTP preload would take hours. Checks a sample of them through GetItem and Query over
-//!    HTTP, then measures GetItem and Query again, over the whole key range.
-//! 4. Scans the whole table over HTTP, following `LastEvaluatedKey` to the end, checks that the
+//! 2. Creates two tables of the benchmark's items: `bench` with [`BASE_ITEMS`] loaded over HTTP
+//!    (BatchWriteItem, as the normal benchmark does), and [`LARGE_TABLE`] with all the items
+//!    loaded with COPY ([`copy_load::bulk_load`]; at ~1.2 KB a row, the HTTP preload would take
+//!    hours). A sample of the COPY-loaded items is read back through GetItem and Query.
+//! 3. Measures GetItem and Query on both tables, alternating between them for [`ROUNDS`]
+//!    rounds, so that whatever else the machine does weighs on both alike; each table's figures
+//!    pool its rounds.
+//! 4. Scans the large table over HTTP, following `LastEvaluatedKey` to the end, checks that the
 //!    item count is right, and samples the server's RSS meanwhile.
 //!
-//! The table is vacuumed, analyzed and checkpointed after each load, as in the normal
-//! benchmark, so that neither measurement pays for hint bits or a checkpoint left over from
-//! loading.
+//! Both tables are vacuumed, analyzed and checkpointed after loading, as in the normal
+//! benchmark, so that no measurement pays for hint bits or a checkpoint left over from loading.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -25,20 +26,22 @@ use tokio_postgres::Client;
 use super::copy_load;
 use super::load::{Connection, Plan, RequestSet, RunResult};
 use super::server::{sql_error, Server};
-use super::{mib, wait_active, workload, Config, CpuShare, RssWatch};
+use super::{mib, wait_active, workload, Config, CpuShare, Measurement, RssWatch};
 
 /// The smaller data set the 10 million items are compared with: the normal benchmark's size.
 pub const BASE_ITEMS: u64 = 100_000;
+/// The table that holds all the items, loaded with COPY.
+const LARGE_TABLE: &str = "bench_large";
+/// Measurement rounds, each running every operation on both tables.
+const ROUNDS: usize = 3;
 
-/// Read throughput and latency at one table size.
-struct Measured {
-    label: &'static str,
-    connections: usize,
-    result: RunResult,
-    cpu: CpuShare,
+/// `request` addressed to `table`.
+fn on_table(table: &str, mut request: Value) -> Value {
+    request["TableName"] = json!(table);
+    request
 }
 
-/// Runs the scale mode with `config.items` items in all.
+/// Runs the scale mode with `config.items` items in the large table.
 pub async fn run(config: &Config, root: &Path, bin: &Path) -> Result<(), String> {
     let items = config.items;
     let base = BASE_ITEMS.min(items);
@@ -59,78 +62,117 @@ pub async fn run(config: &Config, root: &Path, bin: &Path) -> Result<(), String>
          (h, pk, sk, size, item) and the same GetItem answers"
     );
 
-    let (status, answer) = conn
-        .call_json("CreateTable", &workload::create_table())
-        .await?;
-    if !status.is_success() {
-        return Err(format!("CreateTable answered {status}: {answer}"));
+    for table in [workload::TABLE, LARGE_TABLE] {
+        let (status, answer) = conn
+            .call_json("CreateTable", &on_table(table, workload::create_table()))
+            .await?;
+        if !status.is_success() {
+            return Err(format!("CreateTable {table} answered {status}: {answer}"));
+        }
+        wait_active(&mut conn, table).await?;
     }
-    wait_active(&mut conn, workload::TABLE).await?;
+    // The server closes keep-alive connections left idle (30 s by default): a fresh one later.
     drop(conn);
-    let def = copy_load::table_def(&client, workload::TABLE).await?;
+    let small_def = copy_load::table_def(&client, workload::TABLE).await?;
+    let large_def = copy_load::table_def(&client, LARGE_TABLE).await?;
 
     let started = Instant::now();
     let method = super::preload(server.addr, base).await?;
     let http_secs = started.elapsed().as_secs_f64();
-    settle(&client, &def.pg_table).await?;
-    println!("loaded {base} items with {method} in {http_secs:.1} s");
-    let small = measure_reads(config, &server, base).await?;
+    settle(&client, &small_def.pg_table).await?;
+    println!(
+        "loaded {base} items into {} with {method} in {http_secs:.1} s",
+        workload::TABLE
+    );
 
     let started = Instant::now();
-    copy_load::bulk_load(&server, &def, base..items).await?;
+    copy_load::bulk_load(&server, &large_def, 0..items).await?;
     let copy_secs = started.elapsed().as_secs_f64();
     let settling = Instant::now();
-    settle(&client, &def.pg_table).await?;
+    settle(&client, &large_def.pg_table).await?;
     let settle_secs = settling.elapsed().as_secs_f64();
     let bytes: i64 = client
         .query_one(
             "SELECT pg_total_relation_size($1::text::regclass)",
-            &[&def.pg_table],
+            &[&large_def.pg_table],
         )
         .await
         .map_err(sql_error)?
         .get(0);
     println!(
-        "loaded {} more items with COPY in {copy_secs:.0} s ({:.0} items/s), then VACUUM ANALYZE and \
-         CHECKPOINT in {settle_secs:.0} s; the table and its index take {:.1} GB",
-        items - base,
-        (items - base) as f64 / copy_secs,
+        "loaded {items} items into {LARGE_TABLE} with COPY in {copy_secs:.0} s ({:.0} items/s, \
+         primary key included), then VACUUM ANALYZE and CHECKPOINT in {settle_secs:.0} s; the \
+         table and its index take {:.1} GB",
+        items as f64 / copy_secs,
         bytes as f64 / 1e9
     );
     let mut conn = Connection::open(server.addr).await?;
-    let (gets, queries) = check_sample(&mut conn, base, items).await?;
+    let (gets, queries) = check_sample(&mut conn, LARGE_TABLE, items).await?;
     drop(conn);
     println!(
         "checked {gets} COPY-loaded items by GetItem and {queries} partitions by Query over HTTP"
     );
-    let large = measure_reads(config, &server, items).await?;
 
-    let scan = full_scan(&server, items).await?;
+    let results = measure_reads(
+        config,
+        &server,
+        &[(workload::TABLE, base), (LARGE_TABLE, items)],
+    )
+    .await?;
+    let scan = full_scan(&server, LARGE_TABLE, items).await?;
     drop(client);
     drop(server);
 
     println!();
     println!(
-        "| operation | connections | {base} items: req/s | p50 ms | p99 ms | server µs/req \
-         | {items} items: req/s | p50 ms | p99 ms | server µs/req |"
+        "| operation | connections | {base} items: req/s | p50 ms | p99 ms \
+         | {items} items: req/s | p50 ms | p99 ms |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (s, l) in small.iter().zip(&large) {
-        let cells = |m: &Measured| {
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for row in &results {
+        let [small, large] = &row.tables;
+        let cells = |m: &Measurement| {
             format!(
-                "{:.0} | {:.2} | {:.2} | {:.0}",
+                "{:.0} | {:.2} | {:.2}",
                 m.result.rate(),
                 m.result.quantile_ms(0.50),
                 m.result.quantile_ms(0.99),
-                m.cpu.server
             )
         };
         println!(
             "| {} | {} | {} | {} |",
-            s.label,
-            s.connections,
-            cells(s),
-            cells(l)
+            row.label,
+            row.connections,
+            cells(small),
+            cells(large)
+        );
+    }
+    println!();
+    println!(
+        "CPU per request in µs (server, its PostgreSQL, load generator) and the share of the cores \
+         busy with anything else or idle:"
+    );
+    println!();
+    println!(
+        "| operation | connections | {base} items: server | PostgreSQL | client | other % | idle % \
+         | {items} items: server | PostgreSQL | client | other % | idle % |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in &results {
+        let [small, large] = &row.tables;
+        let cells = |m: &Measurement| {
+            let c = &m.cpu;
+            format!(
+                "{:.0} | {:.0} | {:.0} | {:.0} | {:.0}",
+                c.server, c.postgres, c.client, c.other_pct, c.idle_pct
+            )
+        };
+        println!(
+            "| {} | {} | {} | {} |",
+            row.label,
+            row.connections,
+            cells(small),
+            cells(large)
         );
     }
     println!();
@@ -151,61 +193,138 @@ async fn settle(client: &Client, table: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// GetItem and Query over items `0..items`, at each connection count.
+/// One operation at one connection count, on the small and on the large table.
+struct Row {
+    label: &'static str,
+    connections: usize,
+    tables: [Measurement; 2],
+}
+
+/// GetItem and Query at each connection count on each of `tables` (name, items), in
+/// [`ROUNDS`] rounds that each run everything once; a table's rounds are pooled.
 async fn measure_reads(
     config: &Config,
     server: &Server,
-    items: u64,
-) -> Result<Vec<Measured>, String> {
-    let sets = [
-        (
-            "GetItem",
-            RequestSet::new("GetItem", workload::bodies(items, workload::get)),
-        ),
-        (
-            "Query (1 partition, 10 items)",
-            RequestSet::new(
-                "Query",
-                workload::bodies(items / workload::PER_PARTITION, |p| {
-                    workload::query(p * workload::PER_PARTITION)
-                }),
+    tables: &[(&str, u64); 2],
+) -> Result<Vec<Row>, String> {
+    let sets = |table: &str, items: u64| {
+        [
+            (
+                "GetItem",
+                RequestSet::new(
+                    "GetItem",
+                    workload::bodies(items, |i| on_table(table, workload::get(i))),
+                ),
             ),
-        ),
-    ];
-    let mut measured = Vec::new();
-    for (label, set) in sets {
-        for &connections in &config.connections {
-            let plan = Plan {
-                sets: vec![(set.clone(), 1)],
-            };
-            let super::Measurement { result, cpu, .. } =
-                super::measure(server, &plan, connections, Duration::from_secs(config.secs))
+            (
+                "Query (1 partition, 10 items)",
+                RequestSet::new(
+                    "Query",
+                    workload::bodies(items / workload::PER_PARTITION, |p| {
+                        on_table(table, workload::query(p * workload::PER_PARTITION))
+                    }),
+                ),
+            ),
+        ]
+    };
+    let sets = tables.map(|(table, items)| sets(table, items));
+    // rounds[r][op][connections][table]
+    let mut pooled: Vec<Vec<[Vec<Measurement>; 2]>> = Vec::new();
+    for round in 1..=ROUNDS {
+        for (op, _) in sets[0].iter().enumerate() {
+            for (c, &connections) in config.connections.iter().enumerate() {
+                for (t, (table, items)) in tables.iter().enumerate() {
+                    let (label, set) = &sets[t][op];
+                    let plan = Plan {
+                        sets: vec![(set.clone(), 1)],
+                    };
+                    let m = super::measure(
+                        server,
+                        &plan,
+                        connections,
+                        Duration::from_secs(config.secs),
+                    )
                     .await
-                    .map_err(|e| {
-                        format!("{label} at {items} items, {connections} connections: {e}")
-                    })?;
-            eprintln!(
-                "  {label:<40} {connections:>3} conns  {items:>9} items  {:>9.0} req/s",
-                result.rate()
-            );
-            measured.push(Measured {
-                label,
-                connections,
-                result,
-                cpu,
+                    .map_err(|e| format!("{label} on {table}, {connections} connections: {e}"))?;
+                    eprintln!(
+                        "  round {round}: {label:<30} {connections:>3} conns {items:>9} items {:>9.0} req/s",
+                        m.result.rate()
+                    );
+                    if pooled.len() <= op {
+                        pooled.push(Vec::new());
+                    }
+                    if pooled[op].len() <= c {
+                        pooled[op].push([Vec::new(), Vec::new()]);
+                    }
+                    pooled[op][c][t].push(m);
+                }
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for (op, per_connections) in pooled.into_iter().enumerate() {
+        for (c, [small, large]) in per_connections.into_iter().enumerate() {
+            rows.push(Row {
+                label: sets[0][op].0,
+                connections: config.connections[c],
+                tables: [pool(small), pool(large)],
             });
         }
     }
-    Ok(measured)
+    Ok(rows)
 }
 
-/// Reads a sample of the COPY-loaded items `from..to` back over HTTP: GetItem of the first, the
-/// last and 1,000 random ones, Query of 100 random partitions (and the last), each answer
-/// compared with the item as the benchmark defines it. Returns (items, partitions) checked.
-async fn check_sample(conn: &mut Connection, from: u64, to: u64) -> Result<(usize, usize), String> {
-    if from >= to {
-        return Ok((0, 0));
+/// Several runs of one measurement as one: requests, time and latencies added up, CPU per
+/// request weighted by requests, the other and idle shares by time.
+fn pool(runs: Vec<Measurement>) -> Measurement {
+    let requests: u64 = runs.iter().map(|m| m.result.requests).sum();
+    let elapsed: Duration = runs.iter().map(|m| m.result.elapsed).sum();
+    let per_request = |f: fn(&CpuShare) -> f64| {
+        runs.iter()
+            .map(|m| f(&m.cpu) * m.result.requests as f64)
+            .sum::<f64>()
+            / requests.max(1) as f64
+    };
+    let per_time = |f: fn(&CpuShare) -> f64| {
+        runs.iter()
+            .map(|m| f(&m.cpu) * m.result.elapsed.as_secs_f64())
+            .sum::<f64>()
+            / elapsed.as_secs_f64().max(1e-9)
+    };
+    let cpu = CpuShare {
+        server: per_request(|c| c.server),
+        client: per_request(|c| c.client),
+        postgres: per_request(|c| c.postgres),
+        other_pct: per_time(|c| c.other_pct),
+        idle_pct: per_time(|c| c.idle_pct),
+    };
+    let rss_peak = runs.iter().map(|m| m.rss_peak).max().unwrap_or(0);
+    let mut latencies_us: Vec<u32> = runs
+        .into_iter()
+        .flat_map(|m| m.result.latencies_us)
+        .collect();
+    latencies_us.sort_unstable();
+    Measurement {
+        result: RunResult {
+            requests,
+            elapsed,
+            latencies_us,
+        },
+        cpu,
+        rss_peak,
     }
+}
+
+/// Reads a sample of the COPY-loaded items `0..items` of `table` back over HTTP: GetItem of
+/// the first, the last and 1,000 random ones, Query of 100 random partitions (and the last),
+/// each answer compared with the item as the benchmark defines it. Returns (items, partitions)
+/// checked.
+async fn check_sample(
+    conn: &mut Connection,
+    table: &str,
+    items: u64,
+) -> Result<(usize, usize), String> {
+    let (from, to) = (0, items);
     let mut state = 0x2545_F491_4F6C_DD1Du64;
     let mut random = |n: u64| {
         state ^= state << 13;
@@ -216,7 +335,9 @@ async fn check_sample(conn: &mut Connection, from: u64, to: u64) -> Result<(usiz
     let mut ids: Vec<u64> = vec![from, to - 1];
     ids.extend((0..1000).map(|_| from + random(to - from)));
     for &i in &ids {
-        let (status, answer) = conn.call_json("GetItem", &workload::get(i)).await?;
+        let (status, answer) = conn
+            .call_json("GetItem", &on_table(table, workload::get(i)))
+            .await?;
         if !status.is_success() || answer["Item"] != workload::item(i, i) {
             return Err(format!(
                 "GetItem of COPY-loaded item {i} answered {status}: {answer}"
@@ -231,7 +352,9 @@ async fn check_sample(conn: &mut Connection, from: u64, to: u64) -> Result<(usiz
         starts.extend((0..100).map(|_| first_partition + random(partitions)));
         for p in &starts {
             let first = p * workload::PER_PARTITION;
-            let (status, answer) = conn.call_json("Query", &workload::query(first)).await?;
+            let (status, answer) = conn
+                .call_json("Query", &on_table(table, workload::query(first)))
+                .await?;
             let expected: Vec<Value> = (first..first + workload::PER_PARTITION)
                 .map(|i| workload::item(i, i))
                 .collect();
@@ -299,9 +422,9 @@ impl std::fmt::Display for ScanStats {
     }
 }
 
-/// Scans the whole benchmark table, one page after the other, and checks that it saw
-/// `expected` items.
-async fn full_scan(server: &Server, expected: u64) -> Result<ScanStats, String> {
+/// Scans the whole of `table`, one page after the other, and checks that it saw `expected`
+/// items.
+async fn full_scan(server: &Server, table: &str, expected: u64) -> Result<ScanStats, String> {
     let mut conn = Connection::open(server.addr).await?;
     let hwm_reset = server.reset_peak_rss();
     let rss_before = server.rss_kib();
@@ -309,7 +432,7 @@ async fn full_scan(server: &Server, expected: u64) -> Result<ScanStats, String> 
     let before = server.cpu();
     let started = Instant::now();
     let (mut items, mut pages, mut bytes) = (0u64, 0u64, 0u64);
-    let mut request = json!({"TableName": workload::TABLE});
+    let mut request = json!({ "TableName": table });
     let mut reported = 0;
     loop {
         let (status, answer) = conn
