@@ -340,6 +340,17 @@ pub(super) fn unnest_keys(def: &TableDef, with_sort_key: bool) -> String {
     }
 }
 
+/// Reads the items of the keys in [`KeyArrays`] (BatchGetItem, batched GetItems): the columns
+/// of [`stored_item`], then the key's position (`ord`, from 1); absent items have no row.
+pub(super) fn read_keys_sql(def: &TableDef) -> String {
+    format!(
+        "SELECT t.item, t.size, k.ord FROM {} JOIN {} t ON {}",
+        unnest_keys(def, true),
+        def.pg_table,
+        join_keys(def)
+    )
+}
+
 /// The join of the item relation `t` with the rows of [`unnest_keys`] on the whole key.
 pub(super) fn join_keys(def: &TableDef) -> &'static str {
     if def.key.range.is_some() {
@@ -432,17 +443,7 @@ impl Storage {
         reads: &[(&TableDef, &[StoredKey])],
     ) -> Result<Vec<Vec<Option<Item>>>, ApiError> {
         let conn = self.conn().await?;
-        let sqls: Vec<String> = reads
-            .iter()
-            .map(|(def, _)| {
-                format!(
-                    "SELECT k.ord, t.item FROM {} JOIN {} t ON {}",
-                    unnest_keys(def, true),
-                    def.pg_table,
-                    join_keys(def)
-                )
-            })
-            .collect();
+        let sqls: Vec<String> = reads.iter().map(|(def, _)| read_keys_sql(def)).collect();
         let statements =
             futures_util::future::try_join_all(sqls.iter().map(|sql| conn.prepare_cached(sql)))
                 .await
@@ -470,7 +471,7 @@ impl Storage {
             .map(|((_, keys), rows)| {
                 let mut items: Vec<Option<Item>> = vec![None; keys.len()];
                 for row in rows {
-                    *slot(&mut items, row.get(0))? = Some(decode(row.get(1))?);
+                    *slot(&mut items, row.get(2))? = Some(stored_item(&row).into_item()?);
                 }
                 Ok(items)
             })
@@ -763,7 +764,7 @@ fn batch_results(
 }
 
 /// The element of `list` that `WITH ORDINALITY` number `ord` (counted from 1) stands for.
-fn slot<T>(list: &mut [T], ord: i64) -> Result<&mut T, ApiError> {
+pub(super) fn slot<T>(list: &mut [T], ord: i64) -> Result<&mut T, ApiError> {
     usize::try_from(ord - 1)
         .ok()
         .and_then(|i| list.get_mut(i))

@@ -31,7 +31,7 @@ use tokio_postgres::types::ToSql;
 use crate::error::ApiError;
 use crate::schema::TableDef;
 
-use super::items::{join_keys, key_params, key_predicate, stored_item, unnest_keys, KeyArrays};
+use super::items::{key_params, key_predicate, read_keys_sql, slot, stored_item, KeyArrays};
 use super::{db_error, Storage, StoredItem, StoredKey};
 
 /// Most keys read by one statement; more waiting readers are served by a next statement.
@@ -261,22 +261,16 @@ async fn read_keys(
             .map_err(db_error)?;
         return Ok(vec![row.map(|r| stored_item(&r))]);
     }
-    let sql = format!(
-        "SELECT t.item, t.size, k.ord FROM {} JOIN {} t ON {}",
-        unnest_keys(def, true),
-        def.pg_table,
-        join_keys(def)
-    );
-    let stmt = conn.prepare_cached(&sql).await.map_err(db_error)?;
+    let stmt = conn
+        .prepare_cached(&read_keys_sql(def))
+        .await
+        .map_err(db_error)?;
     let arrays = KeyArrays::new(waiting.iter().map(|w| &w.key));
     let params: Vec<&(dyn ToSql + Sync)> = arrays.params(def.key.range.is_some());
     let rows = conn.query(&stmt, &params).await.map_err(db_error)?;
     let mut items: Vec<Option<StoredItem>> = (0..waiting.len()).map(|_| None).collect();
     for row in rows {
-        let ord: i64 = row.get(2);
-        if let Some(slot) = usize::try_from(ord - 1).ok().and_then(|i| items.get_mut(i)) {
-            *slot = Some(stored_item(&row));
-        }
+        *slot(&mut items, row.get(2))? = Some(stored_item(&row));
     }
     Ok(items)
 }
