@@ -15,6 +15,23 @@ fn s(v: &str) -> AV {
     AV::S(v.into())
 }
 
+/// The item stored under `pk`, read strongly consistently.
+async fn stored(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: AV,
+) -> Option<std::collections::HashMap<String, AV>> {
+    client
+        .get_item()
+        .table_name(table)
+        .key("pk", pk)
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
 fn n(v: &str) -> AV {
     AV::N(v.into())
 }
@@ -60,15 +77,7 @@ async fn update_creates_sets_adds_removes_and_returns_values() {
     assert_eq!(old["count"], n("1"));
     assert_eq!(old["hits"], n("1"));
 
-    let item = client
-        .get_item()
-        .table_name(&name)
-        .key("pk", s("a"))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = stored(&client, &name, s("a")).await.unwrap();
     assert_eq!(item["count"], n("3"));
     assert!(!item.contains_key("hits"));
     // An index past the end of a list appends.
@@ -128,15 +137,7 @@ async fn failed_conditions_change_nothing_and_can_return_the_item() {
         unreachable!()
     };
     assert_eq!(e.item.unwrap()["v"], n("1"));
-    let item = client
-        .get_item()
-        .table_name(&name)
-        .key("pk", s("k"))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = stored(&client, &name, s("k")).await.unwrap();
     assert_eq!(item["v"], n("1"));
 
     // PutItem and DeleteItem take conditions too.
@@ -163,15 +164,7 @@ async fn failed_conditions_change_nothing_and_can_return_the_item() {
     assert!(err
         .into_service_error()
         .is_conditional_check_failed_exception());
-    assert!(client
-        .get_item()
-        .table_name(&name)
-        .key("pk", s("k"))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .is_some());
+    assert!(stored(&client, &name, s("k")).await.is_some());
 }
 
 /// 32 clients, 200 increments each, every one a conditional UpdateItem whose condition reads
@@ -213,18 +206,8 @@ async fn conditional_increments_never_lose_an_update() {
     for t in tasks {
         t.await.unwrap();
     }
-    let item = client
-        .get_item()
-        .table_name(&name)
-        .key("pk", s("counter"))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        item.item.unwrap()["n"],
-        n(&(CLIENTS * INCREMENTS).to_string())
-    );
+    let item = stored(&client, &name, s("counter")).await;
+    assert_eq!(item.unwrap()["n"], n(&(CLIENTS * INCREMENTS).to_string()));
     // The limit is reached exactly: one more increment fails its condition.
     let err = client
         .update_item()
@@ -300,18 +283,8 @@ async fn compare_and_set_retries_converge_on_the_exact_count() {
     for t in tasks {
         t.await.unwrap();
     }
-    let item = client
-        .get_item()
-        .table_name(&name)
-        .key("pk", s("cas"))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        item.item.unwrap()["n"],
-        n(&(CLIENTS * INCREMENTS).to_string())
-    );
+    let item = stored(&client, &name, s("cas")).await;
+    assert_eq!(item.unwrap()["n"], n(&(CLIENTS * INCREMENTS).to_string()));
     assert!(
         retries.load(Ordering::Relaxed) > 0,
         "the race never happened; the test proves nothing"
@@ -351,15 +324,7 @@ async fn only_one_creator_wins_a_race_on_a_new_key() {
             }
         }
         assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
-        let item = client
-            .get_item()
-            .table_name(&name)
-            .key("pk", s(&key))
-            .send()
-            .await
-            .unwrap()
-            .item
-            .unwrap();
+        let item = stored(&client, &name, s(&key)).await.unwrap();
         assert_eq!(item["writer"], n(&winners[0].to_string()));
     }
 }
