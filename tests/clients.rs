@@ -26,9 +26,9 @@ use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue as AV, BillingMode, ConditionCheck, Delete,
-    GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType,
-    Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
-    TransactWriteItem, Update, WriteRequest,
+    KeySchemaElement, KeyType, KeysAndAttributes, ProjectionType, Put, PutRequest, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TransactWriteItem, Update,
+    WriteRequest,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -357,19 +357,11 @@ async fn rust_sdk() {
         .attribute_definitions(attr("year", ScalarAttributeType::N))
         .key_schema(schema("pk", KeyType::Hash))
         .key_schema(schema("sk", KeyType::Range))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("byGenre")
-                .key_schema(schema("genre", KeyType::Hash))
-                .key_schema(schema("year", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
+        .global_secondary_indexes(support::gsi(
+            "byGenre",
+            &[("genre", KeyType::Hash), ("year", KeyType::Range)],
+            ProjectionType::All,
+        ))
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await

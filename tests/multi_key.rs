@@ -8,8 +8,7 @@ mod support;
 use support::{attr, key};
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    AttributeValue as AV, BillingMode, KeyType, ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::json;
@@ -36,21 +35,16 @@ async fn fill(client: &Client, prefix: &str) -> String {
         .attribute_definitions(attr("c", ScalarAttributeType::S))
         .attribute_definitions(attr("d", ScalarAttributeType::N))
         .key_schema(key("pk", KeyType::Hash))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("gsi")
-                .key_schema(key("a", KeyType::Hash))
-                .key_schema(key("b", KeyType::Hash))
-                .key_schema(key("c", KeyType::Range))
-                .key_schema(key("d", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
+        .global_secondary_indexes(support::gsi(
+            "gsi",
+            &[
+                ("a", KeyType::Hash),
+                ("b", KeyType::Hash),
+                ("c", KeyType::Range),
+                ("d", KeyType::Range),
+            ],
+            ProjectionType::All,
+        ))
         .send()
         .await
         .unwrap();

@@ -7,8 +7,7 @@ mod support;
 use support::{attr, key};
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeyType, LocalSecondaryIndex,
-    Projection, ProjectionType, ScalarAttributeType,
+    AttributeValue as AV, BillingMode, KeyType, ProjectionType, ScalarAttributeType,
 };
 use dynamo_pg::model::{partition_hash, AttributeValue, Number};
 use dynamo_pg::schema::TableDef;
@@ -39,31 +38,16 @@ async fn table_with_rows(db: &tokio_postgres::Client, rows: i64) -> TableDef {
         .attribute_definitions(attr("gpk", ScalarAttributeType::S))
         .key_schema(key("pk", KeyType::Hash))
         .key_schema(key("sk", KeyType::Range))
-        .local_secondary_indexes(
-            LocalSecondaryIndex::builder()
-                .index_name("by_lsk")
-                .key_schema(key("pk", KeyType::Hash))
-                .key_schema(key("lsk", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("by_g")
-                .key_schema(key("gpk", KeyType::Hash))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
+        .local_secondary_indexes(support::lsi(
+            "by_lsk",
+            &[("pk", KeyType::Hash), ("lsk", KeyType::Range)],
+            ProjectionType::All,
+        ))
+        .global_secondary_indexes(support::gsi(
+            "by_g",
+            &[("gpk", KeyType::Hash)],
+            ProjectionType::All,
+        ))
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await

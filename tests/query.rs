@@ -9,8 +9,8 @@ use support::{attr, key};
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeyType, LocalSecondaryIndex,
-    Projection, ProjectionType, ScalarAttributeType, Select,
+    AttributeValue as AV, BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, Select,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -37,19 +37,11 @@ async fn fill(client: &Client, prefix: &str, parts: i64, per_part: i64) -> Strin
         .attribute_definitions(attr("gsk", ScalarAttributeType::N))
         .key_schema(key("pk", KeyType::Hash))
         .key_schema(key("sk", KeyType::Range))
-        .local_secondary_indexes(
-            LocalSecondaryIndex::builder()
-                .index_name("by_lsk")
-                .key_schema(key("pk", KeyType::Hash))
-                .key_schema(key("lsk", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
+        .local_secondary_indexes(support::lsi(
+            "by_lsk",
+            &[("pk", KeyType::Hash), ("lsk", KeyType::Range)],
+            ProjectionType::KeysOnly,
+        ))
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name("by_g")

@@ -5,8 +5,8 @@ mod support;
 use support::{attr, key};
 
 use aws_sdk_dynamodb::types::{
-    BillingMode, GlobalSecondaryIndex, KeyType, LocalSecondaryIndex, Projection, ProjectionType,
-    ProvisionedThroughput, ScalarAttributeType, TableStatus, Tag,
+    BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType, ProvisionedThroughput,
+    ScalarAttributeType, TableStatus, Tag,
 };
 
 #[tokio::test]
@@ -22,19 +22,11 @@ async fn create_describe_list_update_delete() {
         .attribute_definitions(attr("gpk", ScalarAttributeType::B))
         .key_schema(key("pk", KeyType::Hash))
         .key_schema(key("sk", KeyType::Range))
-        .local_secondary_indexes(
-            LocalSecondaryIndex::builder()
-                .index_name("by_lsk")
-                .key_schema(key("pk", KeyType::Hash))
-                .key_schema(key("lsk", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
+        .local_secondary_indexes(support::lsi(
+            "by_lsk",
+            &[("pk", KeyType::Hash), ("lsk", KeyType::Range)],
+            ProjectionType::KeysOnly,
+        ))
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name("by_gpk")

@@ -88,6 +88,47 @@ pub fn key(
         .unwrap()
 }
 
+/// A global secondary index on `keys` (name, HASH or RANGE, in order) with the given
+/// projection type, for building CreateTable requests in tests.
+pub fn gsi(
+    name: &str,
+    keys: &[(&str, aws_sdk_dynamodb::types::KeyType)],
+    projection: aws_sdk_dynamodb::types::ProjectionType,
+) -> aws_sdk_dynamodb::types::GlobalSecondaryIndex {
+    keys.iter()
+        .fold(
+            aws_sdk_dynamodb::types::GlobalSecondaryIndex::builder().index_name(name),
+            |b, (attr, ty)| b.key_schema(key(attr, ty.clone())),
+        )
+        .projection(index_projection(projection))
+        .build()
+        .unwrap()
+}
+
+/// A local secondary index, as [`gsi`].
+pub fn lsi(
+    name: &str,
+    keys: &[(&str, aws_sdk_dynamodb::types::KeyType)],
+    projection: aws_sdk_dynamodb::types::ProjectionType,
+) -> aws_sdk_dynamodb::types::LocalSecondaryIndex {
+    keys.iter()
+        .fold(
+            aws_sdk_dynamodb::types::LocalSecondaryIndex::builder().index_name(name),
+            |b, (attr, ty)| b.key_schema(key(attr, ty.clone())),
+        )
+        .projection(index_projection(projection))
+        .build()
+        .unwrap()
+}
+
+fn index_projection(
+    projection: aws_sdk_dynamodb::types::ProjectionType,
+) -> aws_sdk_dynamodb::types::Projection {
+    aws_sdk_dynamodb::types::Projection::builder()
+        .projection_type(projection)
+        .build()
+}
+
 /// Creates an on-demand table keyed by `pk` (S) and, when `range` is given, `sk` of that type;
 /// returns its (unique) name.
 pub async fn pk_table(
