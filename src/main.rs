@@ -27,8 +27,9 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(&settings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(settings.worker_threads())
+    // This thread is the first request thread; the server starts the others, each with a
+    // single-threaded runtime of its own (see `server::threads`).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -92,6 +93,7 @@ async fn serve(
         url,
         settings.pool_size,
         Settings::duration(settings.database_timeout),
+        settings.worker_threads(),
     )
     .await?;
 
@@ -134,6 +136,7 @@ async fn serve(
         database_timeout: Settings::duration(settings.database_timeout),
         shutdown_timeout: Settings::duration(settings.shutdown_timeout),
         access_log: settings.access_log,
+        request_threads: storage_handle.lane_count(),
     };
     dynamo_pg::server::serve(listener, ctx, options, shutdown_signal()).await;
     // Let a worker finish its current transaction before PostgreSQL (if embedded) is stopped.

@@ -16,6 +16,7 @@ mod http;
 mod io;
 mod observe;
 mod request_id;
+mod threads;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -47,6 +48,9 @@ pub struct ServerOptions {
     pub shutdown_timeout: Duration,
     /// Log every API request at info (`dynamo_pg::request`), not only the failed ones.
     pub access_log: bool,
+    /// Threads serving connections, the calling one included (see `threads`); at most the
+    /// storage's lane count, so that each has its own connections.
+    pub request_threads: usize,
 }
 
 impl Default for ServerOptions {
@@ -59,6 +63,7 @@ impl Default for ServerOptions {
             database_timeout: Duration::from_secs(3),
             shutdown_timeout: Duration::from_secs(30),
             access_log: false,
+            request_threads: 1,
         }
     }
 }
@@ -93,14 +98,17 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a sender; when the last one is dropped, all have ended.
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    let threads = threads::RequestThreads::start(
+        state.options.request_threads,
+        state.clone(),
+        builder,
+        stop_rx,
+    );
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let task = connection(stream, peer, state.clone(), builder.clone(), stop_rx.clone(), done_tx.clone());
-                    tokio::spawn(task);
-                }
+                Ok((stream, peer)) => threads.assign(stream, peer, done_tx.clone()),
                 Err(e) => {
                     // Out of file descriptors, typically: back off instead of spinning.
                     tracing::warn!("accept failed: {e}");
@@ -123,6 +131,7 @@ pub async fn serve(
             shutdown_timeout.as_secs_f64()
         );
     }
+    threads.stop().await;
     drop(pool_gauges);
 }
 

@@ -6,9 +6,11 @@
 
 mod cache;
 pub mod catalog;
+mod coalesce;
 mod index_builder;
 pub mod items;
 mod key;
+pub mod lanes;
 pub mod layout;
 mod pipelined;
 mod point_reads;
@@ -35,17 +37,25 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// Connections, and the in-memory catalog cache that keeps metadata off the request path.
 #[derive(Clone)]
 pub struct Storage {
-    pool: Pool,
+    /// One per request thread (see [`lanes`]); the calling thread's is [`Storage::lane`].
+    lanes: Arc<[Lane]>,
     cache: Arc<cache::CatalogCache>,
     /// The shard-iterator signing key, read from the database once (see `streams`).
     stream_secret: Arc<tokio::sync::OnceCell<Vec<u8>>>,
-    /// GetItem's per-table queues, which let concurrent point reads share a statement.
-    point_reads: Arc<point_reads::PointReads>,
     /// Wakes the index builder when UpdateTable starts index work.
     index_wake: Arc<tokio::sync::Notify>,
     /// Set at shutdown: the storage's own background tasks (catalog listener, index builder)
     /// stop, so that nothing holds a connection while PostgreSQL goes down.
     stopping: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+/// One request thread's share of the storage. Its connections' tokio-postgres tasks run on the
+/// thread that opened them, so a request served on its own thread's connections never wakes
+/// another thread.
+struct Lane {
+    pool: Pool,
+    /// GetItem's per-table queues, which let concurrent point reads share a statement.
+    point_reads: point_reads::PointReads,
 }
 
 /// Why start-up could not reach or prepare the database.
@@ -61,18 +71,22 @@ impl std::fmt::Display for StartupError {
 impl std::error::Error for StartupError {}
 
 impl Storage {
-    /// Connects, runs the migrations, and builds the pool, with the default 3 s database timeout.
+    /// Connects, runs the migrations, and builds the pool, with the default 3 s database timeout
+    /// and one request thread.
     pub async fn connect(url: &str, pool_size: usize) -> Result<Storage, StartupError> {
-        Self::connect_with_timeout(url, pool_size, Duration::from_secs(3)).await
+        Self::connect_with_timeout(url, pool_size, Duration::from_secs(3), 1).await
     }
 
     /// [`Storage::connect`] with `timeout` bounding how long a request waits for a connection
     /// (a free one, or a new one being opened): when PostgreSQL is away, requests fail within it
-    /// with a retryable 500 instead of piling up.
+    /// with a retryable 500 instead of piling up. `pool_size` connections are shared out among
+    /// up to `threads` request threads ([`lanes::pool_sizes`]); [`Storage::lane_count`] says
+    /// how many threads got a share.
     pub async fn connect_with_timeout(
         url: &str,
         pool_size: usize,
         timeout: Duration,
+        threads: usize,
     ) -> Result<Storage, StartupError> {
         let pg_config: tokio_postgres::Config = url
             .parse()
@@ -81,33 +95,42 @@ impl Storage {
         let cache = Arc::new(cache::CatalogCache::default());
         let stopping = Arc::new(tokio::sync::watch::Sender::new(false));
         cache::spawn_listener(pg_config.clone(), cache.clone(), stopping.subscribe());
-        let manager = Manager::from_config(
-            request_path_config(pg_config),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
-            .wait_timeout(Some(timeout))
-            .create_timeout(Some(timeout))
-            .recycle_timeout(Some(timeout))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .build()
-            .map_err(|e| StartupError(format!("cannot build the connection pool: {e}")))?;
-        // Fail at start-up, not on the first request, when the database is unreachable.
-        let _probe = pool
+        let sizes = lanes::pool_sizes(pool_size, threads);
+        let mut lanes = Vec::with_capacity(sizes.len());
+        for size in &sizes {
+            let manager = Manager::from_config(
+                request_path_config(pg_config.clone()),
+                NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            let pool = Pool::builder(manager)
+                .max_size(*size)
+                .wait_timeout(Some(timeout))
+                .create_timeout(Some(timeout))
+                .recycle_timeout(Some(timeout))
+                .runtime(deadpool_postgres::Runtime::Tokio1)
+                .build()
+                .map_err(|e| StartupError(format!("cannot build the connection pool: {e}")))?;
+            let statements = lanes::point_read_statements(*size, sizes.len());
+            lanes.push(Lane {
+                pool,
+                point_reads: point_reads::PointReads::new(statements, point_reads::COUNTERS),
+            });
+        }
+        // Fail at start-up, not on the first request, when the database is unreachable. (This
+        // connection stays in the first lane's pool: the thread that starts the server is the
+        // first request thread.)
+        let _probe = lanes[0]
+            .pool
             .get()
             .await
             .map_err(|e| StartupError(format!("cannot connect to PostgreSQL: {e}")))?;
         let storage = Storage {
-            pool,
+            lanes: lanes.into(),
             cache,
             stream_secret: Default::default(),
-            point_reads: Arc::new(point_reads::PointReads::new(point_read_statements(
-                pool_size,
-            ))),
             index_wake: Arc::new(tokio::sync::Notify::new()),
             stopping,
         };
@@ -115,15 +138,39 @@ impl Storage {
         Ok(storage)
     }
 
-    /// The pool's figures (size, idle, waiting) for `/metrics`.
+    /// The pools' figures (size, idle, waiting), summed over the request threads, for
+    /// `/metrics`.
     pub fn pool_status(&self) -> deadpool_postgres::Status {
-        self.pool.status()
+        let mut sum = deadpool_postgres::Status {
+            max_size: 0,
+            size: 0,
+            available: 0,
+            waiting: 0,
+        };
+        for lane in self.lanes.iter() {
+            let status = lane.pool.status();
+            sum.max_size += status.max_size;
+            sum.size += status.size;
+            sum.available += status.available;
+            sum.waiting += status.waiting;
+        }
+        sum
+    }
+
+    /// How many request threads the connections were shared among: the server runs that many.
+    pub fn lane_count(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// The calling request thread's connections and GetItem queues.
+    fn lane(&self) -> &Lane {
+        &self.lanes[lanes::current() % self.lanes.len()]
     }
 
     /// Readiness: PostgreSQL answers `SELECT 1` through the pool within `timeout`.
     pub async fn ping(&self, timeout: Duration) -> Result<(), String> {
         let check = async {
-            let conn = self.pool.get().await.map_err(|e| e.to_string())?;
+            let conn = self.lane().pool.get().await.map_err(|e| e.to_string())?;
             conn.simple_query("SELECT 1")
                 .await
                 .map_err(|e| e.to_string())?;
@@ -141,12 +188,14 @@ impl Storage {
     /// requests and workers are done).
     pub fn shutdown(&self) {
         self.stopping.send_replace(true);
-        self.pool.close();
+        for lane in self.lanes.iter() {
+            lane.pool.close();
+        }
     }
 
     /// A pooled connection; failures become DynamoDB's retryable 5xx.
     pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object, ApiError> {
-        self.pool.get().await.map_err(|e| {
+        self.lane().pool.get().await.map_err(|e| {
             count_db_error();
             tracing::error!("database unavailable: {e}");
             ApiError::new(ErrorKind::InternalServerError, "Internal server error")
@@ -167,19 +216,6 @@ fn request_path_config(mut config: tokio_postgres::Config) -> tokio_postgres::Co
     };
     config.options(&options);
     config
-}
-
-/// How many GetItem statements run at once: a few per core of this machine, and at most half
-/// the pool, so that writes always find connections.
-fn point_read_statements(pool_size: usize) -> usize {
-    if let Some(n) = std::env::var("XP_POINT_READS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return n;
-    }
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    cores.min(pool_size / 2).max(1)
 }
 
 /// Runs `migrations/` with sqlx on a short-lived connection.
