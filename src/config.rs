@@ -31,8 +31,8 @@ pub struct Cli {
     /// Connections in the PostgreSQL pool [env: DYNAMO_PG_POOL_SIZE] [default: 8].
     #[arg(long, value_name = "N")]
     pub pool_size: Option<usize>,
-    /// Threads serving requests [env: DYNAMO_PG_WORKER_THREADS] [default: half the cores with
-    /// the embedded PostgreSQL, which needs the other half; all of them with --database-url].
+    /// Request threads, each serving its share of the connections on its own share of the
+    /// pool [env: DYNAMO_PG_WORKER_THREADS] [default: one per core].
     #[arg(long, value_name = "N")]
     pub worker_threads: Option<usize>,
     /// Log filter: error, warn, info, debug, trace, or a tracing filter [env: DYNAMO_PG_LOG_LEVEL] [default: info].
@@ -110,8 +110,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Size of the request-path connection pool. Small pools with pipelining beat large ones.
     pub pool_size: usize,
-    /// Threads of the async runtime; `None` picks by where PostgreSQL runs
-    /// ([`Settings::worker_threads`]).
+    /// Request threads; `None` is one per core ([`Settings::worker_threads`]).
     #[serde(default)]
     pub worker_threads: Option<usize>,
     /// tracing filter directive.
@@ -169,21 +168,17 @@ fn default_stream_trim_interval_ms() -> u64 {
 }
 
 impl Settings {
-    /// The runtime's thread count. Unless set, half the cores when the server runs its own
-    /// PostgreSQL on the same machine, all of them otherwise. Every wake-up that crosses threads
-    /// costs a context switch; with PostgreSQL's backends competing for the same cores, more
-    /// threads than the server can keep busy cost more than they bring (measured: a GetItem
-    /// took 62 us of server CPU with two threads on a 2-core machine and 43 us with one).
+    /// How many request threads to run: as set, or one per core. Each thread runs its own
+    /// single-threaded runtime and its own share of the pool (`server::threads`,
+    /// `storage::lanes`), so a request never crosses threads and more threads cost no
+    /// context switches of their own; with one thread, the cores PostgreSQL leaves idle while
+    /// the server is busy stay idle (measured on 2 cores: GetItem at 16 connections 0.42 of
+    /// PostgreSQL alone with one thread, 0.56 with two; README, Performance).
     pub fn worker_threads(&self) -> usize {
         if let Some(n) = self.worker_threads {
             return n.max(1);
         }
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if self.database_url.is_some() {
-            cores
-        } else {
-            (cores / 2).max(1)
-        }
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 
     /// Merges defaults, file, environment and flags, in that order of precedence.
@@ -356,6 +351,25 @@ mod tests {
         let settings = settings.expect("ConfigMap config");
         assert_eq!(settings.log_format, "json");
         assert_eq!(settings.shutdown_timeout, 30.0);
+    }
+
+    #[test]
+    fn request_threads_default_to_one_per_core() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(
+            Settings::load(&Cli::default()).unwrap().worker_threads(),
+            cores
+        );
+        let set = |n| {
+            Settings::load(&Cli {
+                worker_threads: Some(n),
+                ..Cli::default()
+            })
+            .unwrap()
+            .worker_threads()
+        };
+        assert_eq!(set(3), 3);
+        assert_eq!(set(0), 1, "at least the thread that accepts");
     }
 
     #[test]
