@@ -136,7 +136,6 @@ async fn serve(
         database_timeout: Settings::duration(settings.database_timeout),
         shutdown_timeout: Settings::duration(settings.shutdown_timeout),
         access_log: settings.access_log,
-        request_threads: storage_handle.lane_count(),
     };
     dynamo_pg::server::serve(listener, ctx, options, shutdown_signal()).await;
     // Let a worker finish its current transaction before PostgreSQL (if embedded) is stopped.

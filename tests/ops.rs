@@ -1071,6 +1071,71 @@ async fn metrics_and_health_endpoints() {
     assert!(!text.contains("ops_nope"));
 }
 
+/// Request threads: connections are shared out among them (fewest open first), each serves
+/// its own through its own share of the pool, and `--pool-size` stays the total.
+#[tokio::test]
+async fn connections_are_shared_out_among_request_threads() {
+    // Three threads asked for, but a pool of 4 makes two lanes of two connections.
+    let server = Server::start(&shared_pg().url(), &["--worker-threads", "3"]);
+    let table = format!("ops_threads_{}", std::process::id());
+    create_table(&pool(), &server.base, &table).await;
+    // Four clients, each on its own keep-alive connection, writing and reading back their own
+    // items at once.
+    let clients: Vec<Pool> = (0..4).map(|_| pool()).collect();
+    let work = clients.iter().enumerate().map(|(c, client)| {
+        let (base, table) = (&server.base, &table);
+        async move {
+            for n in 0..25 {
+                let key = format!("c{c}-{n}");
+                let item = json!({"pk": {"S": key}, "n": {"N": n.to_string()}});
+                let (status, body) = call_json(
+                    client,
+                    base,
+                    "PutItem",
+                    json!({"TableName": table, "Item": item}),
+                )
+                .await;
+                assert_eq!(status, 200, "PutItem: {body}");
+                let (status, body) = call_json(
+                    client,
+                    base,
+                    "GetItem",
+                    json!({"TableName": table, "Key": {"pk": {"S": key}}, "ConsistentRead": true}),
+                )
+                .await;
+                assert_eq!((status, &body["Item"]), (200, &item), "GetItem {key}");
+            }
+        }
+    });
+    futures_util::future::join_all(work).await;
+
+    let (status, _, body) = get(&pool(), &format!("{}/metrics", server.base)).await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let sample = |series: &str| -> Option<f64> {
+        text.lines().find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+                .map(|v| v.parse().unwrap())
+        })
+    };
+    let open = |thread: usize| {
+        sample(&format!(
+            "dynamo_pg_request_thread_connections{{thread=\"{thread}\"}}"
+        ))
+    };
+    // The four clients' connections are still open: two on each thread.
+    assert!(open(0).unwrap() >= 2.0, "thread 0:\n{text}");
+    assert!(open(1).unwrap() >= 2.0, "thread 1:\n{text}");
+    assert_eq!(
+        open(2),
+        None,
+        "a third thread without connections of its own"
+    );
+    assert_eq!(sample("dynamo_pg_db_pool_max_connections"), Some(4.0));
+    drop(clients);
+}
+
 #[tokio::test]
 async fn one_json_log_line_per_request() {
     let server = Server::start(

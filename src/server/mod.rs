@@ -48,9 +48,6 @@ pub struct ServerOptions {
     pub shutdown_timeout: Duration,
     /// Log every API request at info (`dynamo_pg::request`), not only the failed ones.
     pub access_log: bool,
-    /// Threads serving connections, the calling one included (see `threads`); at most the
-    /// storage's lane count, so that each has its own connections.
-    pub request_threads: usize,
 }
 
 impl Default for ServerOptions {
@@ -63,7 +60,6 @@ impl Default for ServerOptions {
             database_timeout: Duration::from_secs(3),
             shutdown_timeout: Duration::from_secs(30),
             access_log: false,
-            request_threads: 1,
         }
     }
 }
@@ -98,12 +94,8 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a sender; when the last one is dropped, all have ended.
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
-    let threads = threads::RequestThreads::start(
-        state.options.request_threads,
-        state.clone(),
-        builder,
-        stop_rx,
-    );
+    // One per storage lane, so that each has its own connections.
+    let threads = threads::RequestThreads::start(state.clone(), builder, stop_rx);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

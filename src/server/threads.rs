@@ -4,10 +4,10 @@
 //!
 //! The thread that runs [`super::serve`] is the first request thread: it accepts, serves its
 //! share of the connections, and runs the background work. The others only serve what they are
-//! handed. A new connection goes to the thread with the fewest open ones.
+//! handed. A new connection goes to the thread with the fewest open ones; `/metrics` shows
+//! each thread's count (`dynamo_pg_request_thread_connections{thread="N"}`).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hyper_util::rt::TokioExecutor;
@@ -16,6 +16,15 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use super::State;
+use crate::metrics::Gauge;
+
+/// What serving a connection needs, on any thread.
+#[derive(Clone)]
+struct Shared {
+    state: Arc<State>,
+    builder: Arc<Builder<TokioExecutor>>,
+    stop: watch::Receiver<bool>,
+}
 
 /// A connection on its way to the thread that will serve it.
 struct Handed {
@@ -26,18 +35,18 @@ struct Handed {
 }
 
 /// Counts a connection against its thread while it is open.
-struct Assigned(Arc<AtomicUsize>);
+struct Assigned(Gauge);
 
 impl Drop for Assigned {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.dec();
     }
 }
 
 /// One request thread as the accepting thread sees it.
 struct Lane {
     /// Open connections served by the thread.
-    open: Arc<AtomicUsize>,
+    open: Gauge,
     /// `None` for the accepting thread itself.
     thread: Option<(mpsc::UnboundedSender<Handed>, std::thread::JoinHandle<()>)>,
 }
@@ -45,57 +54,38 @@ struct Lane {
 /// The request threads of a running server.
 pub(super) struct RequestThreads {
     lanes: Vec<Lane>,
-    state: Arc<State>,
-    builder: Arc<Builder<TokioExecutor>>,
-    stop: watch::Receiver<bool>,
+    shared: Shared,
 }
 
 impl RequestThreads {
-    /// Starts `count - 1` threads besides the calling one. A thread whose runtime cannot be
-    /// built is logged and left out; the calling thread always serves.
+    /// Starts a request thread for each of the storage's lanes but the first, which is the
+    /// calling thread. A thread that cannot start is logged and left out; the calling thread
+    /// always serves.
     pub(super) fn start(
-        count: usize,
         state: Arc<State>,
         builder: Arc<Builder<TokioExecutor>>,
         stop: watch::Receiver<bool>,
     ) -> RequestThreads {
+        let count = state.ctx.storage.lane_count();
+        let shared = Shared {
+            state,
+            builder,
+            stop,
+        };
         let mut lanes = vec![Lane {
-            open: Arc::new(AtomicUsize::new(0)),
+            open: open_gauge(0),
             thread: None,
         }];
-        for index in 1..count.max(1) {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    tracing::warn!("cannot start request thread {index}: {e}");
-                    continue;
-                }
-            };
-            let (tx, rx) = mpsc::unbounded_channel();
-            let (state, builder, stop) = (state.clone(), builder.clone(), stop.clone());
-            let spawned = std::thread::Builder::new()
-                .name(format!("dynamo-pg-{index}"))
-                .spawn(move || {
-                    crate::storage::lanes::enter(index);
-                    runtime.block_on(serve_handed(rx, state, builder, stop));
-                });
-            match spawned {
-                Ok(handle) => lanes.push(Lane {
-                    open: Arc::new(AtomicUsize::new(0)),
-                    thread: Some((tx, handle)),
+        for index in 1..count {
+            match start_thread(index, shared.clone()) {
+                Ok(thread) => lanes.push(Lane {
+                    open: open_gauge(index),
+                    thread: Some(thread),
                 }),
                 Err(e) => tracing::warn!("cannot start request thread {index}: {e}"),
             }
         }
-        RequestThreads {
-            lanes,
-            state,
-            builder,
-            stop,
-        }
+        RequestThreads { lanes, shared }
     }
 
     /// Serves `stream` on the thread with the fewest open connections. `done` is held until
@@ -104,24 +94,12 @@ impl RequestThreads {
         let lane = self
             .lanes
             .iter()
-            .min_by_key(|lane| lane.open.load(Ordering::Relaxed))
+            .min_by(|a, b| a.open.get().total_cmp(&b.open.get()))
             .expect("the accepting thread is always a lane");
-        lane.open.fetch_add(1, Ordering::Relaxed);
+        lane.open.inc();
         let assigned = Assigned(lane.open.clone());
         let Some((tx, _)) = &lane.thread else {
-            let task = super::connection(
-                stream,
-                peer,
-                self.state.clone(),
-                self.builder.clone(),
-                self.stop.clone(),
-                done,
-            );
-            tokio::spawn(async move {
-                let _assigned = assigned;
-                task.await
-            });
-            return;
+            return spawn_connection(stream, peer, assigned, done, &self.shared);
         };
         // The stream leaves this thread's event loop and joins the other's.
         match stream.into_std() {
@@ -158,39 +136,68 @@ impl RequestThreads {
     }
 }
 
-/// A request thread's loop: serve each connection handed over until the accepting thread
-/// closes the channel.
-async fn serve_handed(
-    mut handed: mpsc::UnboundedReceiver<Handed>,
-    state: Arc<State>,
-    builder: Arc<Builder<TokioExecutor>>,
-    stop: watch::Receiver<bool>,
+/// The open-connection gauge of request thread `index`.
+fn open_gauge(index: usize) -> Gauge {
+    crate::metrics::global().gauge(
+        "dynamo_pg_request_thread_connections",
+        "Client connections served by each request thread now.",
+        &[("thread", &index.to_string())],
+    )
+}
+
+/// Starts request thread `index`: its own runtime (built here, so that failure is reported
+/// before anything is handed to it), on storage lane `index`, serving what it is handed until
+/// the accepting thread closes the channel.
+fn start_thread(
+    index: usize,
+    shared: Shared,
+) -> std::io::Result<(mpsc::UnboundedSender<Handed>, std::thread::JoinHandle<()>)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Handed>();
+    let handle = std::thread::Builder::new()
+        .name(format!("dynamo-pg-{index}"))
+        .spawn(move || {
+            crate::storage::lanes::enter(index);
+            runtime.block_on(async move {
+                while let Some(handed) = rx.recv().await {
+                    match TcpStream::from_std(handed.stream) {
+                        Ok(stream) => spawn_connection(
+                            stream,
+                            handed.peer,
+                            handed.assigned,
+                            handed.done,
+                            &shared,
+                        ),
+                        Err(e) => {
+                            tracing::warn!(peer = %handed.peer, "cannot serve a handed connection: {e}")
+                        }
+                    }
+                }
+            });
+        })?;
+    Ok((tx, handle))
+}
+
+/// Serves a connection on the calling thread's runtime, counted against it until it ends.
+fn spawn_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    assigned: Assigned,
+    done: mpsc::Sender<()>,
+    shared: &Shared,
 ) {
-    while let Some(Handed {
+    let task = super::connection(
         stream,
         peer,
-        assigned,
+        shared.state.clone(),
+        shared.builder.clone(),
+        shared.stop.clone(),
         done,
-    }) = handed.recv().await
-    {
-        let stream = match TcpStream::from_std(stream) {
-            Ok(stream) => stream,
-            Err(e) => {
-                tracing::warn!(%peer, "cannot serve a handed connection: {e}");
-                continue;
-            }
-        };
-        let task = super::connection(
-            stream,
-            peer,
-            state.clone(),
-            builder.clone(),
-            stop.clone(),
-            done,
-        );
-        tokio::spawn(async move {
-            let _assigned = assigned;
-            task.await
-        });
-    }
+    );
+    tokio::spawn(async move {
+        let _assigned = assigned;
+        task.await
+    });
 }

@@ -104,7 +104,7 @@ impl<R: Clone, A> Coalescer<R, A> {
             let (reply, answer) = oneshot::channel();
             let mut answer = Answer {
                 reply: answer,
-                queues: self,
+                coalescer: self,
                 shape,
             };
             let waiting = Waiting {
@@ -145,7 +145,7 @@ impl<R: Clone, A> Coalescer<R, A> {
         run: &impl for<'c> Fn(&'c deadpool_postgres::Object, &'c [R]) -> Statement<'c, A>,
     ) {
         let mut leadership = Leadership {
-            queues: self,
+            coalescer: self,
             shape,
             held: true,
         };
@@ -201,7 +201,7 @@ impl<R, A> Coalescer<R, A> {
 /// The leadership of one queue, released on drop if the leader goes away before it has taken
 /// the queue: the requests left waiting then queue again.
 struct Leadership<'a, R, A> {
-    queues: &'a Coalescer<R, A>,
+    coalescer: &'a Coalescer<R, A>,
     shape: &'a str,
     held: bool,
 }
@@ -211,7 +211,11 @@ impl<R, A> Leadership<'_, R, A> {
     /// it passes to one of them.
     fn take(&mut self) -> Vec<Waiting<R, A>> {
         self.held = false;
-        let mut queues = self.queues.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let mut queues = self
+            .coalescer
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let Some(queue) = queues.get_mut(self.shape) else {
             return Vec::new();
         };
@@ -238,7 +242,7 @@ impl<R, A> Leadership<'_, R, A> {
 impl<R, A> Drop for Leadership<'_, R, A> {
     fn drop(&mut self) {
         if self.held {
-            self.queues.abandon(self.shape);
+            self.coalescer.abandon(self.shape);
         }
     }
 }
@@ -248,14 +252,14 @@ impl<R, A> Drop for Leadership<'_, R, A> {
 /// queue instead.
 struct Answer<'a, R, A> {
     reply: oneshot::Receiver<Reply<A>>,
-    queues: &'a Coalescer<R, A>,
+    coalescer: &'a Coalescer<R, A>,
     shape: &'a str,
 }
 
 impl<R, A> Drop for Answer<'_, R, A> {
     fn drop(&mut self) {
         if let Ok(Reply::Lead) = self.reply.try_recv() {
-            self.queues.abandon(self.shape);
+            self.coalescer.abandon(self.shape);
         }
     }
 }
