@@ -436,13 +436,7 @@ async fn start(config: &Config, root: &std::path::Path) -> Result<(), String> {
 /// The comparison with PostgreSQL alone.
 async fn run(config: &Config, root: &std::path::Path, bin: &std::path::Path) -> Result<(), String> {
     let pgbench = config.pgbench.clone().ok_or("no pgbench")?;
-    let server = Server::start(
-        bin,
-        &root.join("data"),
-        &root.join("server.log"),
-        &config.server_args,
-    )?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let server = Server::start_in(root, bin, &config.server_args).await?;
     let rss_idle = server.rss_kib();
 
     // The table, the items, and pgbench's copy of them.

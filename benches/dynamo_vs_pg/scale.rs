@@ -46,13 +46,7 @@ pub async fn run(config: &Config, root: &Path, bin: &Path) -> Result<(), String>
     let items = config.items;
     let base = BASE_ITEMS.min(items);
     let run_started = Instant::now();
-    let server = Server::start(
-        bin,
-        &root.join("data"),
-        &root.join("server.log"),
-        &config.server_args,
-    )?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let server = Server::start_in(root, bin, &config.server_args).await?;
     let client = server.sql().await?;
     let mut conn = Connection::open(server.addr).await?;
 
@@ -123,58 +117,40 @@ pub async fn run(config: &Config, root: &Path, bin: &Path) -> Result<(), String>
     drop(client);
     drop(server);
 
-    println!();
-    println!(
-        "| operation | connections | {base} items: req/s | p50 ms | p99 ms \
-         | {items} items: req/s | p50 ms | p99 ms |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for row in &results {
-        let [small, large] = &row.tables;
-        let cells = |m: &Measurement| {
+    print_table(
+        &format!(
+            "| operation | connections | {base} items: req/s | p50 ms | p99 ms \
+             | {items} items: req/s | p50 ms | p99 ms |"
+        ),
+        &results,
+        |m| {
             format!(
                 "{:.0} | {:.2} | {:.2}",
                 m.result.rate(),
                 m.result.quantile_ms(0.50),
                 m.result.quantile_ms(0.99),
             )
-        };
-        println!(
-            "| {} | {} | {} | {} |",
-            row.label,
-            row.connections,
-            cells(small),
-            cells(large)
-        );
-    }
+        },
+    );
     println!();
     println!(
         "CPU per request in µs (server, its PostgreSQL, load generator) and the share of the cores \
          busy with anything else or idle:"
     );
-    println!();
-    println!(
-        "| operation | connections | {base} items: server | PostgreSQL | client | other % | idle % \
-         | {items} items: server | PostgreSQL | client | other % | idle % |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for row in &results {
-        let [small, large] = &row.tables;
-        let cells = |m: &Measurement| {
+    print_table(
+        &format!(
+            "| operation | connections | {base} items: server | PostgreSQL | client | other % | idle % \
+             | {items} items: server | PostgreSQL | client | other % | idle % |"
+        ),
+        &results,
+        |m| {
             let c = &m.cpu;
             format!(
                 "{:.0} | {:.0} | {:.0} | {:.0} | {:.0}",
                 c.server, c.postgres, c.client, c.other_pct, c.idle_pct
             )
-        };
-        println!(
-            "| {} | {} | {} | {} |",
-            row.label,
-            row.connections,
-            cells(small),
-            cells(large)
-        );
-    }
+        },
+    );
     println!();
     println!("{scan}");
     println!(
@@ -489,4 +465,23 @@ async fn full_scan(server: &Server, table: &str, expected: u64) -> Result<ScanSt
         hwm_reset,
         cpu: CpuShare::of(&cpu, cpu.server, cpu.generator, items as f64),
     })
+}
+
+/// Prints a Markdown table under `header`: per row, its label and connection count, then
+/// `cells` of the small table's measurement and of the large one's.
+fn print_table(header: &str, results: &[Row], cells: impl Fn(&Measurement) -> String) {
+    let columns = header.matches('|').count().saturating_sub(1);
+    println!();
+    println!("{header}");
+    println!("|---|{}", "---:|".repeat(columns.saturating_sub(1)));
+    for row in results {
+        let [small, large] = &row.tables;
+        println!(
+            "| {} | {} | {} | {} |",
+            row.label,
+            row.connections,
+            cells(small),
+            cells(large)
+        );
+    }
 }

@@ -20,14 +20,17 @@ pub struct Server {
 }
 
 impl Server {
+    /// Starts `bin` in the benchmark's folder `root` (data in `root/data`, log in
+    /// `root/server.log`) and gives it half a second to settle after it listens.
+    pub async fn start_in(root: &Path, bin: &Path, extra: &[String]) -> Result<Server, String> {
+        let server = Server::start(bin, &root.join("data"), &root.join("server.log"), extra)?;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        Ok(server)
+    }
+
     /// Starts `bin` with `--data-dir data_dir --listen 127.0.0.1:0` and `extra` arguments,
     /// its log going to `log`, and waits until it prints the address it listens on.
-    pub fn start(
-        bin: &Path,
-        data_dir: &Path,
-        log: &Path,
-        extra: &[String],
-    ) -> Result<Server, String> {
+    fn start(bin: &Path, data_dir: &Path, log: &Path, extra: &[String]) -> Result<Server, String> {
         let log_file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let mut cmd = Command::new(bin);
         cmd.args(["--listen", "127.0.0.1:0"])
