@@ -35,6 +35,11 @@ pub struct Cli {
     /// pool [env: DYNAMO_PG_WORKER_THREADS] [default: one per core].
     #[arg(long, value_name = "N")]
     pub worker_threads: Option<usize>,
+    /// Microseconds a request thread keeps polling, instead of sleeping, after a request
+    /// starts or ends while at most one request is in progress; 0 turns it off
+    /// [env: DYNAMO_PG_BUSY_POLL_US] [default: 1000].
+    #[arg(long, value_name = "MICROSECONDS")]
+    pub busy_poll_us: Option<u64>,
     /// Log filter: error, warn, info, debug, trace, or a tracing filter [env: DYNAMO_PG_LOG_LEVEL] [default: info].
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -113,6 +118,9 @@ pub struct Settings {
     /// Request threads; `None` is one per core ([`Settings::worker_threads`]).
     #[serde(default)]
     pub worker_threads: Option<usize>,
+    /// Busy-polling window of a nearly idle server, in microseconds (`server::busy_poll`):
+    /// spends some CPU while requests come one at a time to answer each sooner.
+    pub busy_poll_us: u64,
     /// tracing filter directive.
     pub log_level: String,
     /// `text` or `json`.
@@ -187,6 +195,7 @@ impl Settings {
             .set_default("listen", "127.0.0.1:8000")?
             .set_default("data_dir", "./dynamo-pg-data")?
             .set_default("pool_size", 8)?
+            .set_default("busy_poll_us", 1000)?
             .set_default("log_level", "info")?
             .set_default("log_format", "text")?
             .set_default("region", "us-east-1")?
@@ -219,6 +228,7 @@ impl Settings {
             )?
             .set_override_option("pool_size", cli.pool_size.map(|n| n as i64))?
             .set_override_option("worker_threads", cli.worker_threads.map(|n| n as i64))?
+            .set_override_option("busy_poll_us", cli.busy_poll_us)?
             .set_override_option("log_level", cli.log_level.clone())?
             .set_override_option("log_format", cli.log_format.clone())?
             .set_override_option("access_log", cli.access_log.then_some(true))?

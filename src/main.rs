@@ -136,6 +136,7 @@ async fn serve(
         database_timeout: Settings::duration(settings.database_timeout),
         shutdown_timeout: Settings::duration(settings.shutdown_timeout),
         access_log: settings.access_log,
+        busy_poll: std::time::Duration::from_micros(settings.busy_poll_us),
     };
     dynamo_pg::server::serve(listener, ctx, options, shutdown_signal()).await;
     // Let a worker finish its current transaction before PostgreSQL (if embedded) is stopped.

@@ -1136,6 +1136,57 @@ async fn connections_are_shared_out_among_request_threads() {
     drop(clients);
 }
 
+/// The server's `dynamo_pg_process_cpu_seconds`.
+async fn cpu_seconds(pool: &Pool, server: &Server) -> f64 {
+    let (status, _, body) = get(pool, &format!("{}/metrics", server.base)).await;
+    assert_eq!(status, 200);
+    String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|l| l.strip_prefix("dynamo_pg_process_cpu_seconds "))
+        .expect("dynamo_pg_process_cpu_seconds")
+        .parse()
+        .unwrap()
+}
+
+/// CPU seconds `server` spends answering one request at a time, a millisecond apart, for a
+/// second.
+async fn cpu_spent_serving(pool: &Pool, server: &Server) -> f64 {
+    let before = cpu_seconds(pool, server).await;
+    let until = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < until {
+        assert_eq!(
+            call(pool, &server.base, "ListTables", json!({})).await.0,
+            200
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    cpu_seconds(pool, server).await - before
+}
+
+#[tokio::test]
+async fn busy_polling_spends_cpu_only_while_requests_come() {
+    let polling = Server::start(&shared_pg().url(), &["--busy-poll-us", "5000"]);
+    let sleeping = Server::start(&shared_pg().url(), &["--busy-poll-us", "0"]);
+    let pool = pool();
+    // Requests come within the polling window, so one server keeps a thread polling
+    // throughout and the other sleeps between them.
+    let polled = cpu_spent_serving(&pool, &polling).await;
+    let slept = cpu_spent_serving(&pool, &sleeping).await;
+    assert!(
+        polled > slept + 0.3,
+        "polling spent {polled:.3} s of CPU, sleeping {slept:.3} s"
+    );
+    // Once requests stop, the polling server sleeps too.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = cpu_seconds(&pool, &polling).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = cpu_seconds(&pool, &polling).await - before;
+    assert!(
+        idle < 0.1,
+        "an idle server spent {idle:.3} s of CPU in a second"
+    );
+}
+
 #[tokio::test]
 async fn one_json_log_line_per_request() {
     let server = Server::start(

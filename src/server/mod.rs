@@ -12,6 +12,7 @@
 //! - Request body: `body_timeout`, from the moment the headers are in (see `http.rs`).
 //! - Shutdown: open requests get `shutdown_timeout` to finish.
 
+mod busy_poll;
 mod http;
 mod io;
 mod observe;
@@ -48,6 +49,9 @@ pub struct ServerOptions {
     pub shutdown_timeout: Duration,
     /// Log every API request at info (`dynamo_pg::request`), not only the failed ones.
     pub access_log: bool,
+    /// How long a nearly idle request thread polls instead of sleeping (`busy_poll`); zero
+    /// turns polling off.
+    pub busy_poll: Duration,
 }
 
 impl Default for ServerOptions {
@@ -60,6 +64,7 @@ impl Default for ServerOptions {
             database_timeout: Duration::from_secs(3),
             shutdown_timeout: Duration::from_secs(30),
             access_log: false,
+            busy_poll: Duration::ZERO,
         }
     }
 }
@@ -201,8 +206,10 @@ async fn drive<I>(
     let service = hyper::service::service_fn(move |req| {
         let state = service_state.clone();
         let in_flight = service_activity.request_started();
+        let polled = busy_poll::Request::start();
         async move {
             let response = http::handle(&state, req, peer).await;
+            drop(polled);
             drop(in_flight);
             Ok::<_, std::convert::Infallible>(response)
         }

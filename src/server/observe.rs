@@ -46,6 +46,12 @@ impl ServerMetrics {
                 &[("version", env!("CARGO_PKG_VERSION"))],
             )
             .set(1.0);
+        registry.gauge_fn(
+            "dynamo_pg_process_cpu_seconds",
+            "CPU time (user and system) the server process has used since it started.",
+            &[],
+            process_cpu_seconds,
+        );
         ServerMetrics {
             by_operation: RwLock::new(HashMap::new()),
             in_flight: registry.gauge(
@@ -105,6 +111,21 @@ impl ServerMetrics {
             map.entry(operation.to_string()).or_insert(series);
         }
     }
+}
+
+/// The process's CPU time so far, all threads: what busy polling (`busy_poll`) spends shows
+/// here, and an idle server's stays flat.
+fn process_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return 0.0;
+        }
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 fn operation_series(operation: &str) -> OperationSeries {
