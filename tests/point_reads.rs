@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
-use support::{client, endpoint, pk_table};
+use support::{client, endpoint, metric, pk_table};
 
 /// Items in the table; keys `k0`..`k{ITEMS-1}`, plus keys that do not exist.
 const ITEMS: usize = 200;
@@ -19,16 +19,6 @@ fn key(n: usize) -> HashMap<String, AttributeValue> {
         ("pk".to_string(), AttributeValue::S(format!("k{}", n % 50))),
         ("sk".to_string(), AttributeValue::N(n.to_string())),
     ])
-}
-
-/// A counter from `/metrics`.
-async fn metric(name: &str) -> f64 {
-    let (status, _, body) = support::raw("GET", "/metrics", &[], b"").await;
-    assert_eq!(status, 200);
-    String::from_utf8_lossy(&body)
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -55,7 +55,7 @@ pub(super) fn key_params(key: &StoredKey) -> Vec<&(dyn ToSql + Sync)> {
 }
 
 /// `INSERT ... VALUES (key, size, item)` for a table, with the given conflict clause.
-fn insert_sql(def: &TableDef, on_conflict: &str) -> String {
+pub(super) fn insert_sql(def: &TableDef, on_conflict: &str) -> String {
     let (cols, vals, n) = match &def.key.range {
         Some(r) => (
             "h, pk, sk",
@@ -91,38 +91,6 @@ pub(super) fn decode(value: serde_json::Value) -> Result<Item, ApiError> {
 }
 
 impl Storage {
-    /// Stores `item` under `key`, replacing any item there: one statement.
-    pub async fn put_item(
-        &self,
-        def: &TableDef,
-        key: &StoredKey,
-        item: &Item,
-    ) -> Result<(), ApiError> {
-        if super::streams::stream_enabled(def) {
-            // The stream record needs the old item and must commit with the write.
-            self.modify_item(def, key, |_| Ok(Write::Put(item.clone())))
-                .await?;
-            return Ok(());
-        }
-        let conn = self.conn().await?;
-        let sql = insert_sql(
-            def,
-            &format!(
-                "ON CONFLICT {} DO UPDATE SET size = excluded.size, item = excluded.item",
-                conflict_target(def)
-            ),
-        );
-        let stmt = conn.prepare_cached(&sql).await.map_err(db_error)?;
-        let size = item_size(item) as i32;
-        let text = item_to_storage_text(item);
-        let json = JsonText(&text);
-        let mut params = key_params(key);
-        params.push(&size);
-        params.push(&json);
-        conn.execute(&stmt, &params).await.map_err(db_error)?;
-        Ok(())
-    }
-
     /// Removes the item with `key`, if any: one statement.
     pub async fn delete_item(&self, def: &TableDef, key: &StoredKey) -> Result<(), ApiError> {
         if super::streams::stream_enabled(def) {
@@ -351,6 +319,42 @@ pub(super) fn read_keys_sql(def: &TableDef) -> String {
     )
 }
 
+/// Inserts or replaces the rows of [`KeyArrays`] (in its parameters' order) with sizes
+/// `$n` and items `$n+1` (`n` is [`upsert_rows_params`]), where `filter` allows, then
+/// `returning`: the multi-row upsert of BatchWriteItem and of batched PutItems.
+pub(super) fn upsert_rows_sql(def: &TableDef, filter: &str, returning: &str) -> String {
+    let n = upsert_rows_params(def);
+    format!(
+        "INSERT INTO {t} ({cols}, size, item) \
+         SELECT * FROM unnest($1::int4[], {pk}{sk}, ${n}::int4[], ${m}::jsonb[]) {filter} \
+         ON CONFLICT {target} DO UPDATE SET size = excluded.size, item = excluded.item{returning}",
+        t = def.pg_table,
+        cols = if def.key.range.is_some() {
+            "h, pk, sk"
+        } else {
+            "h, pk"
+        },
+        pk = array_param(def.key.hash.ty, 2),
+        sk = def
+            .key
+            .range
+            .as_ref()
+            .map(|r| format!(", {}", array_param(r.ty, 3)))
+            .unwrap_or_default(),
+        m = n + 1,
+        target = conflict_target(def),
+    )
+}
+
+/// The number of [`upsert_rows_sql`]'s sizes parameter: the one after the key arrays.
+pub(super) fn upsert_rows_params(def: &TableDef) -> usize {
+    if def.key.range.is_some() {
+        4
+    } else {
+        3
+    }
+}
+
 /// The join of the item relation `t` with the rows of [`unnest_keys`] on the whole key.
 pub(super) fn join_keys(def: &TableDef) -> &'static str {
     if def.key.range.is_some() {
@@ -537,32 +541,22 @@ impl Storage {
                 collections: KeyArrays::new(batch.collections.iter()),
             };
             let read_old = batch.read_old || super::streams::stream_enabled(def);
-            let ranged = def.key.range.is_some();
             let read_old_sql = format!(
                 "SELECT k.ord, t.item FROM {} JOIN {} t ON {} FOR UPDATE OF t",
                 unnest_keys(def, true),
                 def.pg_table,
                 join_keys(def)
             );
-            let n = if ranged { 4 } else { 3 };
-            let put_sql = format!(
-                "INSERT INTO {t} ({cols}, size, item) \
-                 SELECT * FROM unnest($1::int4[], {pk}{sk}, ${n}::int4[], ${m}::jsonb[]) \
-                 ON CONFLICT {target} DO UPDATE SET size = excluded.size, item = excluded.item{returning}",
-                t = def.pg_table,
-                cols = if ranged { "h, pk, sk" } else { "h, pk" },
-                pk = array_param(def.key.hash.ty, 2),
-                sk = def
-                    .key
-                    .range
-                    .as_ref()
-                    .map(|r| format!(", {}", array_param(r.ty, 3)))
-                    .unwrap_or_default(),
-                m = n + 1,
-                target = conflict_target(def),
+            let put_sql = upsert_rows_sql(
+                def,
+                "",
                 // Whether each row is new: an upserted row has xmax set exactly when it replaced
                 // one (PostgreSQL records the conflict's row lock there).
-                returning = if read_old { " RETURNING (xmax = 0)" } else { "" },
+                if read_old {
+                    " RETURNING (xmax = 0)"
+                } else {
+                    ""
+                },
             );
             let delete_sql = format!(
                 "DELETE FROM {} t USING {} WHERE {}{}",

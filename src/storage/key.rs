@@ -9,7 +9,7 @@ use crate::schema::KeySchema;
 
 /// One key column's value: bytes for S and B (`bytea`), canonical text for N (cast to `numeric`
 /// in SQL, so no binary numeric encoding is needed here).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum KeyParam {
     Bytes(Vec<u8>),
     Text(String),
@@ -46,8 +46,9 @@ impl ToSql for KeyParam {
     to_sql_checked!();
 }
 
-/// A primary key ready for SQL: the partition hash and the key columns.
-#[derive(Clone, Debug)]
+/// A primary key ready for SQL: the partition hash and the key columns. Ordered column by
+/// column, the order in which batched writes lock their rows.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StoredKey {
     pub h: i32,
     pub pk: KeyParam,

@@ -14,6 +14,7 @@ pub mod lanes;
 pub mod layout;
 mod pipelined;
 mod point_reads;
+mod puts;
 pub mod read;
 pub mod stored_item;
 pub mod streams;
@@ -56,6 +57,8 @@ struct Lane {
     pool: Pool,
     /// GetItem's per-table queues, which let concurrent point reads share a statement.
     point_reads: point_reads::PointReads,
+    /// PutItem's per-table queues, which let concurrent puts share a statement and a commit.
+    puts: puts::Puts,
 }
 
 /// Why start-up could not reach or prepare the database.
@@ -117,6 +120,7 @@ impl Storage {
             lanes.push(Lane {
                 pool,
                 point_reads: point_reads::PointReads::new(statements, point_reads::COUNTERS),
+                puts: puts::Puts::new(statements, puts::COUNTERS),
             });
         }
         // Fail at start-up, not on the first request, when the database is unreachable. (This

@@ -235,6 +235,16 @@ fn start_server(extra_args: &[&str]) -> String {
         .expect("dynamo-pg did not start")
 }
 
+/// A counter or gauge without labels from `/metrics`; 0 when absent.
+pub async fn metric(name: &str) -> f64 {
+    let (status, _, body) = raw("GET", "/metrics", &[], b"").await;
+    assert_eq!(status, 200);
+    String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// A raw HTTP request to the server: (status, headers, body). For protocol-level tests.
 pub async fn raw(
     method: &str,
