@@ -239,3 +239,35 @@ async fn every_access_path_is_an_index_range_scan_whose_cost_does_not_grow() {
         .unwrap();
     assert_eq!(page.count(), 100);
 }
+
+/// The embedded PostgreSQL caches a quarter of the memory (128 MB to 8 GB), not its default
+/// 128 MB: with the default, a table larger than that is read through the kernel's cache, a
+/// system call per page, and GetItem slows as the table grows (README, At scale).
+#[tokio::test]
+async fn the_embedded_postgresql_caches_a_quarter_of_memory() {
+    if std::env::var("DYNAMO_PG_TEST_DATABASE_URL").is_ok() {
+        eprintln!("skipped: the tests run against an external PostgreSQL");
+        return;
+    }
+    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("/proc/meminfo");
+    let total_kb: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("MemTotal");
+    let limit = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(u64::MAX);
+    let expected_mb = ((total_kb * 1024).min(limit) / 4 / (1024 * 1024)).clamp(128, 8192);
+    let db = pg().await;
+    let row = db
+        .query_one(
+            "SELECT setting::int8 * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mb: i64 = row.get(0);
+    assert_eq!(mb as u64, expected_mb);
+}
