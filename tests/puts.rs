@@ -28,11 +28,9 @@ async fn concurrent_puts_are_each_written() {
     let puts = metric("dynamo_pg_put_items_total").await;
 
     // 48 writers, 30 items each, every put answered before the writer's next.
-    let mut tasks = Vec::new();
-    for writer in 0..48usize {
-        let client = client.clone();
-        let table = table.clone();
-        tasks.push(tokio::spawn(async move {
+    support::concurrently(48, |writer| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
             for i in 0..30usize {
                 client
                     .put_item()
@@ -44,11 +42,9 @@ async fn concurrent_puts_are_each_written() {
                     .await
                     .expect("put");
             }
-        }));
-    }
-    for task in tasks {
-        task.await.expect("writer");
-    }
+        }
+    })
+    .await;
 
     for writer in 0..48usize {
         let items = client
@@ -87,11 +83,9 @@ async fn concurrent_puts_are_each_written() {
 async fn puts_of_one_item_at_once_leave_the_last_of_them() {
     let client = client().await;
     let table = pk_table(&client, "puts_same", None).await;
-    let mut tasks = Vec::new();
-    for writer in 0..32usize {
-        let client = client.clone();
-        let table = table.clone();
-        tasks.push(tokio::spawn(async move {
+    support::concurrently(32, |writer| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
             for seq in 0..20usize {
                 client
                     .put_item()
@@ -103,11 +97,9 @@ async fn puts_of_one_item_at_once_leave_the_last_of_them() {
                     .await
                     .expect("put");
             }
-        }));
-    }
-    for task in tasks {
-        task.await.expect("writer");
-    }
+        }
+    })
+    .await;
     // The last write of all is some writer's last.
     let item = client
         .get_item()
@@ -129,12 +121,11 @@ async fn shared_puts_queue_with_batch_writes_and_transactions() {
     let table = pk_table(&client, "puts_locks", None).await;
     const KEYS: usize = 8;
     const ROUNDS: usize = 25;
-    let mut tasks = Vec::new();
-    // Puts of the shared keys, in every order.
-    for writer in 0..16usize {
-        let client = client.clone();
-        let table = table.clone();
-        tasks.push(tokio::spawn(async move {
+    // Puts of the shared keys in every order, batches of them all (highest first), and
+    // transactions that put half of them and count themselves on an item of their own.
+    let puts = support::concurrently(16, |writer| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
             for round in 0..ROUNDS {
                 let k = (writer + round * 3) % KEYS;
                 client
@@ -146,13 +137,11 @@ async fn shared_puts_queue_with_batch_writes_and_transactions() {
                     .await
                     .expect("put");
             }
-        }));
-    }
-    // Batches of all the shared keys, highest first.
-    for _ in 0..3 {
-        let client = client.clone();
-        let table = table.clone();
-        tasks.push(tokio::spawn(async move {
+        }
+    });
+    let batches = support::concurrently(3, |_| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
             for _ in 0..ROUNDS {
                 let writes = (0..KEYS)
                     .rev()
@@ -173,14 +162,12 @@ async fn shared_puts_queue_with_batch_writes_and_transactions() {
                     .expect("batch write");
                 assert!(out.unprocessed_items.unwrap_or_default().is_empty());
             }
-        }));
-    }
-    // Transactions that put shared keys and count themselves on an item of their own.
+        }
+    });
     let transactions = 3 * ROUNDS;
-    for _ in 0..3 {
-        let client = client.clone();
-        let table = table.clone();
-        tasks.push(tokio::spawn(async move {
+    let transacts = support::concurrently(3, |_| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
             for _ in 0..ROUNDS {
                 let mut items: Vec<TransactWriteItem> = (0..KEYS / 2)
                     .rev()
@@ -209,11 +196,9 @@ async fn shared_puts_queue_with_batch_writes_and_transactions() {
                     .await
                     .expect("transaction");
             }
-        }));
-    }
-    for task in tasks {
-        task.await.expect("writer");
-    }
+        }
+    });
+    tokio::join!(puts, batches, transacts);
     let got = client
         .get_item()
         .table_name(&table)

@@ -235,6 +235,19 @@ fn start_server(extra_args: &[&str]) -> String {
         .expect("dynamo-pg did not start")
 }
 
+/// Runs `task(0)` .. `task(n - 1)` at once, each as its own tokio task (so on all the test
+/// runtime's threads), and waits for them all; a panic in any fails the caller.
+pub async fn concurrently<F, Fut>(n: usize, task: F)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(task(i))).collect();
+    for task in tasks {
+        task.await.expect("a concurrent task failed");
+    }
+}
+
 /// A counter or gauge without labels from `/metrics`; 0 when absent.
 pub async fn metric(name: &str) -> f64 {
     let (status, _, body) = raw("GET", "/metrics", &[], b"").await;
