@@ -8,6 +8,7 @@ pub mod hash;
 pub mod number;
 pub mod size;
 pub mod storage;
+pub mod storage_parse;
 pub mod value;
 pub mod wire;
 
@@ -15,6 +16,7 @@ pub use capacity::{read_units, write_units};
 pub use hash::partition_hash;
 pub use number::Number;
 pub use size::item_size;
-pub use storage::{item_from_storage, item_to_storage, storage_text_to_wire};
+pub use storage::{item_to_storage, storage_text_to_wire};
+pub use storage_parse::item_from_storage_text;
 pub use value::{item_to_json, AttributeValue, Item};
 pub use wire::item_from_json;

@@ -22,10 +22,9 @@
 
 use std::borrow::Cow;
 
-use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::{AttributeValue, Item, Number};
+use super::{AttributeValue, Item};
 use crate::error::ApiError;
 
 /// The escape character.
@@ -170,76 +169,6 @@ fn value_to_storage(value: &AttributeValue) -> Value {
     Value::Object(Map::from_iter([(tag.to_string(), inner)]))
 }
 
-/// Reads a stored document back into an item. Stored documents were validated on the way in,
-/// so this trusts their structure; anything unexpected is reported as an internal error
-/// (corrupt data), never a panic.
-pub fn item_from_storage(json: &Value) -> Result<Item, ApiError> {
-    match json {
-        Value::Object(map) => map_from_storage(map),
-        _ => Err(corrupt("the item is not an object")),
-    }
-}
-
-fn map_from_storage(map: &Map<String, Value>) -> Result<Item, ApiError> {
-    map.iter()
-        .map(|(name, value)| Ok((unescape_str(name)?.into_owned(), value_from_storage(value)?)))
-        .collect()
-}
-
-fn value_from_storage(json: &Value) -> Result<AttributeValue, ApiError> {
-    let Some((tag, inner)) = json
-        .as_object()
-        .filter(|map| map.len() == 1)
-        .and_then(|map| map.iter().next())
-    else {
-        return Err(corrupt("a value is not an object with one member"));
-    };
-    let string = |json: &Value| -> Result<String, ApiError> {
-        let text = json.as_str().ok_or_else(|| corrupt("expected a string"))?;
-        Ok(unescape_str(text)?.into_owned())
-    };
-    let number = |json: &Value| -> Result<Number, ApiError> {
-        let text = json
-            .as_str()
-            .ok_or_else(|| corrupt("expected a number string"))?;
-        Number::parse(text).map_err(|_| corrupt("invalid number"))
-    };
-    let binary = |json: &Value| -> Result<Vec<u8>, ApiError> {
-        let text = json
-            .as_str()
-            .ok_or_else(|| corrupt("expected a base64 string"))?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map_err(|_| corrupt("invalid base64"))
-    };
-    Ok(match tag.as_str() {
-        "S" => AttributeValue::S(string(inner)?),
-        "N" => AttributeValue::N(number(inner)?),
-        "B" => AttributeValue::B(binary(inner)?),
-        "SS" => AttributeValue::Ss(list(inner)?.iter().map(string).collect::<Result<_, _>>()?),
-        "NS" => AttributeValue::Ns(list(inner)?.iter().map(number).collect::<Result<_, _>>()?),
-        "BS" => AttributeValue::Bs(list(inner)?.iter().map(binary).collect::<Result<_, _>>()?),
-        "M" => AttributeValue::M(map_from_storage(
-            inner
-                .as_object()
-                .ok_or_else(|| corrupt("expected an object"))?,
-        )?),
-        "L" => AttributeValue::L(
-            list(inner)?
-                .iter()
-                .map(value_from_storage)
-                .collect::<Result<_, _>>()?,
-        ),
-        "NULL" => AttributeValue::Null,
-        "BOOL" => AttributeValue::Bool(
-            inner
-                .as_bool()
-                .ok_or_else(|| corrupt("expected a boolean"))?,
-        ),
-        _ => return Err(corrupt("unknown type")),
-    })
-}
-
 /// Turns stored JSON text (as PostgreSQL prints a `jsonb` value, or as
 /// [`item_to_storage_text`] wrote it) into wire JSON text. When no string in it was escaped,
 /// which is nearly always, the text is returned as it is, without parsing; otherwise it is
@@ -283,12 +212,6 @@ pub fn storage_value_to_wire(stored: Value) -> Result<Value, ApiError> {
     })
 }
 
-fn list(json: &Value) -> Result<&[Value], ApiError> {
-    json.as_array()
-        .map(Vec::as_slice)
-        .ok_or_else(|| corrupt("expected an array"))
-}
-
 fn corrupt(what: &str) -> ApiError {
     ApiError::internal(format!("stored item is corrupt: {what}"))
 }
@@ -296,6 +219,8 @@ fn corrupt(what: &str) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::storage_parse::item_from_storage_text;
+    use crate::model::Number;
     use serde_json::json;
 
     /// Every string of up to `max_len` characters over an alphabet chosen to hit the escape:
@@ -390,7 +315,7 @@ mod tests {
             assert!(!text.contains("\\u0000"), "{s:?}: {text}");
             assert_eq!(serde_json::from_str::<Value>(&text).expect("json"), stored);
             // Back to the item.
-            assert_eq!(item_from_storage(&stored).expect("valid"), item, "{s:?}");
+            assert_eq!(item_from_storage_text(&text).expect("valid"), item, "{s:?}");
             // Back to the wire, from text and from a parsed value.
             let wire: Value =
                 serde_json::from_str(&storage_text_to_wire(&text).expect("valid")).expect("json");
@@ -414,10 +339,7 @@ mod tests {
             serde_json::from_str::<Value>(&text).expect("json"),
             item_to_storage(&item)
         );
-        assert_eq!(
-            item_from_storage(&serde_json::from_str(&text).unwrap()).unwrap(),
-            item
-        );
+        assert_eq!(item_from_storage_text(&text).unwrap(), item);
     }
 
     #[test]
@@ -444,7 +366,7 @@ mod tests {
             wire,
             json!({"m": {"M": {"\u{0}k": {"S": "a\u{1}b"}}}, "\u{0}": {"SS": ["\u{0}", "x"]}})
         );
-        let item = item_from_storage(&serde_json::from_str(printed).expect("json")).expect("valid");
+        let item = item_from_storage_text(printed).expect("valid");
         assert_eq!(
             item["\u{0}"],
             AttributeValue::Ss(vec!["\u{0}".into(), "x".into()])
@@ -469,7 +391,7 @@ mod tests {
             json!({"\u{1}x": {"S": "a"}}),
         ];
         for document in corrupt_documents {
-            let error = item_from_storage(&document).expect_err("corrupt");
+            let error = item_from_storage_text(&document.to_string()).expect_err("corrupt");
             assert_eq!(
                 error.kind,
                 crate::error::ErrorKind::InternalServerError,

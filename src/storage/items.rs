@@ -9,7 +9,8 @@
 use tokio_postgres::types::ToSql;
 
 use crate::error::ApiError;
-use crate::model::storage::{item_from_storage, item_to_storage, item_to_storage_text};
+use crate::model::storage::{item_to_storage, item_to_storage_text};
+use crate::model::storage_parse::item_from_storage_text;
 use crate::model::{size::item_size, Item};
 use crate::schema::{ScalarType, TableDef};
 
@@ -86,8 +87,9 @@ pub(super) fn stored_item(row: &tokio_postgres::Row) -> StoredItem {
     StoredItem::new(text.0.to_owned(), size.max(0) as usize)
 }
 
-pub(super) fn decode(value: serde_json::Value) -> Result<Item, ApiError> {
-    item_from_storage(&value)
+/// An item column read as text, parsed into the item.
+pub(super) fn decode(text: JsonText<'_>) -> Result<Item, ApiError> {
+    item_from_storage_text(text.0)
 }
 
 impl Storage {

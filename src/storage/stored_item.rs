@@ -13,7 +13,8 @@ use std::cell::OnceCell;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 
 use crate::error::ApiError;
-use crate::model::storage::{escape_str, item_from_storage, storage_text_to_wire};
+use crate::model::storage::storage_text_to_wire;
+use crate::model::storage_parse::{attributes_from_storage_text, item_from_storage_text};
 use crate::model::Item;
 
 /// One item read from storage. The attributes are parsed at most once, on first use.
@@ -65,11 +66,7 @@ impl StoredItem {
                 .map(|(n, v)| (n.clone(), v.clone()))
                 .collect());
         }
-        let escaped: Vec<Cow<'_, str>> = names.iter().map(|n| escape_str(n)).collect();
-        let mut de = serde_json::Deserializer::from_str(&self.text);
-        let picked = serde::de::DeserializeSeed::deserialize(Pick(&escaped), &mut de)
-            .map_err(|e| ApiError::internal(format!("stored item is not JSON: {e}")))?;
-        item_from_storage(&serde_json::Value::Object(picked))
+        attributes_from_storage_text(&self.text, names)
     }
 
     /// The item as DynamoDB JSON text, for a response: the stored text itself unless a string
@@ -79,41 +76,8 @@ impl StoredItem {
     }
 }
 
-/// Deserializes a stored item's members whose (stored) names are listed, skipping the rest.
-struct Pick<'n>(&'n [Cow<'n, str>]);
-
-impl<'de> serde::de::DeserializeSeed<'de> for Pick<'_> {
-    type Value = serde_json::Map<String, serde_json::Value>;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
-        de.deserialize_map(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Pick<'_> {
-    type Value = serde_json::Map<String, serde_json::Value>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a stored item")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut picked = serde_json::Map::new();
-        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
-            if self.0.contains(&name) {
-                picked.insert(name.into_owned(), map.next_value()?);
-            } else {
-                map.next_value::<serde::de::IgnoredAny>()?;
-            }
-        }
-        Ok(picked)
-    }
-}
-
 fn parse(text: &str) -> Result<Item, ApiError> {
-    let json: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| ApiError::internal(format!("stored item is not JSON: {e}")))?;
-    item_from_storage(&json)
+    item_from_storage_text(text)
 }
 
 /// JSON text as a `jsonb` (or `json`/`text`) value, both ways: a column read as its text,

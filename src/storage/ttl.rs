@@ -17,7 +17,6 @@
 //! after its condition has been re-checked against the new version.
 
 use crate::error::ApiError;
-use crate::model::storage::item_from_storage;
 use crate::model::{AttributeValue, Item, Number};
 use crate::schema::{KeyAttr, ScalarType, TableDef, TtlSpec};
 
@@ -217,7 +216,7 @@ impl Storage {
             .map_err(db_error)?;
         let items: Vec<Item> = rows
             .iter()
-            .map(|r| item_from_storage(&r.get::<_, serde_json::Value>(0)))
+            .map(|r| super::items::decode(r.get(0)))
             .collect::<Result<_, _>>()?;
         let changes: Vec<Change<'_>> = items
             .iter()
