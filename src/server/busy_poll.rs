@@ -16,14 +16,13 @@
 //! again.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-/// Requests in progress in the whole server.
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+use crate::metrics::Gauge;
 
 /// Set while some thread is polling: one polling thread is enough to cover one request.
 static POLLING: AtomicBool = AtomicBool::new(false);
@@ -35,13 +34,13 @@ thread_local! {
     static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-/// A request in progress, from its headers to its response; counted while alive.
+/// A request in progress on this thread, from its headers to its response: its start and end
+/// restart the thread's polling window.
 pub(super) struct Request(());
 
 impl Request {
-    /// Counts a request and lets this thread's spinner know.
+    /// Notes a request's start and lets this thread's spinner know.
     pub(super) fn start() -> Request {
-        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
         LAST.set(Some(Instant::now()));
         SPINNER.with_borrow(|spinner| {
             if let Some(spinner) = spinner {
@@ -55,13 +54,13 @@ impl Request {
 impl Drop for Request {
     fn drop(&mut self) {
         LAST.set(Some(Instant::now()));
-        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-/// The polling task of the calling request thread; runs until the runtime is dropped. A
-/// zero `window` turns busy polling off.
-pub(super) async fn spinner(window: Duration) {
+/// The polling task of the calling request thread; runs until the runtime is dropped. It
+/// polls while `in_flight` (the server's API requests in progress, `/metrics`'
+/// `dynamo_pg_requests_in_flight`) is at most one. A zero `window` turns busy polling off.
+pub(super) async fn spinner(window: Duration, in_flight: Gauge) {
     if window.is_zero() {
         return;
     }
@@ -73,9 +72,7 @@ pub(super) async fn spinner(window: Duration) {
         let Some(_polling) = Polling::take() else {
             continue;
         };
-        while IN_FLIGHT.load(Ordering::Relaxed) <= 1
-            && LAST.get().is_some_and(|last| last.elapsed() < window)
-        {
+        while in_flight.get() <= 1.0 && LAST.get().is_some_and(|last| last.elapsed() < window) {
             tokio::task::yield_now().await;
         }
     }
@@ -110,14 +107,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn requests_are_counted_while_alive() {
-        let before = IN_FLIGHT.load(Ordering::Relaxed);
-        let a = Request::start();
-        let b = Request::start();
-        assert_eq!(IN_FLIGHT.load(Ordering::Relaxed), before + 2);
-        drop(a);
-        drop(b);
-        assert_eq!(IN_FLIGHT.load(Ordering::Relaxed), before);
-        assert!(LAST.get().is_some());
+    fn a_request_restarts_the_window_when_it_starts_and_ends() {
+        let request = Request::start();
+        let started = LAST.get().expect("stamped at start");
+        std::thread::sleep(Duration::from_millis(2));
+        drop(request);
+        assert!(LAST.get().expect("stamped at end") > started);
     }
 }

@@ -88,6 +88,11 @@ impl ServerMetrics {
         GaugeGuard::new(&self.in_flight)
     }
 
+    /// The API requests in progress now (what busy polling looks at).
+    pub(crate) fn in_flight(&self) -> Gauge {
+        self.in_flight.clone()
+    }
+
     /// Counts a TLS handshake that failed or timed out.
     pub(crate) fn tls_handshake_failed(&self) {
         self.tls_failures.inc();

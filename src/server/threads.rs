@@ -67,7 +67,10 @@ impl RequestThreads {
         stop: watch::Receiver<bool>,
     ) -> RequestThreads {
         let count = state.ctx.storage.lane_count();
-        tokio::spawn(super::busy_poll::spinner(state.options.busy_poll));
+        tokio::spawn(super::busy_poll::spinner(
+            state.options.busy_poll,
+            state.metrics.in_flight(),
+        ));
         let shared = Shared {
             state,
             builder,
@@ -162,7 +165,10 @@ fn start_thread(
         .spawn(move || {
             crate::storage::lanes::enter(index);
             runtime.block_on(async move {
-                tokio::spawn(super::busy_poll::spinner(shared.state.options.busy_poll));
+                tokio::spawn(super::busy_poll::spinner(
+                    shared.state.options.busy_poll,
+                    shared.state.metrics.in_flight(),
+                ));
                 while let Some(handed) = rx.recv().await {
                     match TcpStream::from_std(handed.stream) {
                         Ok(stream) => spawn_connection(
