@@ -329,7 +329,7 @@ pub(super) fn upsert_rows_sql(def: &TableDef, filter: &str, returning: &str) -> 
     format!(
         "INSERT INTO {t} ({cols}, size, item) \
          SELECT * FROM unnest($1::int4[], {pk}{sk}, ${n}::int4[], ${m}::jsonb[]) {filter} \
-         ON CONFLICT {target} DO UPDATE SET size = excluded.size, item = excluded.item{returning}",
+         {replace}{returning}",
         t = def.pg_table,
         cols = if def.key.range.is_some() {
             "h, pk, sk"
@@ -344,7 +344,15 @@ pub(super) fn upsert_rows_sql(def: &TableDef, filter: &str, returning: &str) -> 
             .map(|r| format!(", {}", array_param(r.ty, 3)))
             .unwrap_or_default(),
         m = n + 1,
-        target = conflict_target(def),
+        replace = replace_on_conflict(def),
+    )
+}
+
+/// The conflict clause of an upsert: a row already there for the key is replaced.
+pub(super) fn replace_on_conflict(def: &TableDef) -> String {
+    format!(
+        "ON CONFLICT {} DO UPDATE SET size = excluded.size, item = excluded.item",
+        conflict_target(def)
     )
 }
 

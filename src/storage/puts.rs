@@ -32,8 +32,8 @@ use crate::schema::TableDef;
 
 use super::coalesce::{Coalescer, CounterNames};
 use super::items::{
-    conflict_target, insert_sql, item_lock_key, key_params, upsert_rows_params, upsert_rows_sql,
-    KeyArrays, Write, ITEM_LOCK_CLASS,
+    insert_sql, item_lock_key, key_params, replace_on_conflict, upsert_rows_params,
+    upsert_rows_sql, KeyArrays, Write, ITEM_LOCK_CLASS,
 };
 use super::stored_item::JsonText;
 use super::{db_error, Storage, StoredKey};
@@ -115,13 +115,7 @@ async fn write_one(
     def: &TableDef,
     row: &PutRow,
 ) -> Result<(), ApiError> {
-    let sql = insert_sql(
-        def,
-        &format!(
-            "ON CONFLICT {} DO UPDATE SET size = excluded.size, item = excluded.item",
-            conflict_target(def)
-        ),
-    );
+    let sql = insert_sql(def, &replace_on_conflict(def));
     let stmt = conn.prepare_cached(&sql).await.map_err(db_error)?;
     let json = JsonText(&row.item);
     let mut params = key_params(&row.key);
