@@ -41,11 +41,9 @@ async fn concurrent_get_items_each_get_their_own_item() {
 
     // 64 readers, 40 reads each, a fifth of them of keys that do not exist, many of the same
     // key at the same time.
-    let mut tasks = Vec::new();
-    for reader in 0..64usize {
-        let client = client.clone();
-        let table = table.clone();
-        tasks.push(tokio::spawn(async move {
+    support::concurrently(64, |reader| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
             for i in 0..40usize {
                 let n = (reader * 7 + i * 13) % (ITEMS + ITEMS / 4);
                 let got = client
@@ -68,11 +66,9 @@ async fn concurrent_get_items_each_get_their_own_item() {
                     other => panic!("key {n}: got {other:?}"),
                 }
             }
-        }));
-    }
-    for task in tasks {
-        task.await.expect("reader");
-    }
+        }
+    })
+    .await;
 
     // The reads were shared: fewer statements than keys (2,560 reads, at most two statements
     // at a time on a 2-core machine).
@@ -92,11 +88,9 @@ async fn a_read_sees_every_write_acknowledged_before_it() {
     let table = pk_table(&client, "point_fresh", None).await;
     // Writers bump their own counter and then read it back among many concurrent readers: the
     // read, batched or not, must never be older than the write it follows.
-    let mut tasks = Vec::new();
-    for writer in 0..16usize {
-        let client = client.clone();
-        let table = table.clone();
-        tasks.push(tokio::spawn(async move {
+    support::concurrently(16, |writer| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
             let pk = AttributeValue::S(format!("w{writer}"));
             for version in 0..30u32 {
                 client
@@ -120,11 +114,9 @@ async fn a_read_sees_every_write_acknowledged_before_it() {
                     "writer {writer} read an older version"
                 );
             }
-        }));
-    }
-    for task in tasks {
-        task.await.expect("writer");
-    }
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

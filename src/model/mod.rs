@@ -17,6 +17,5 @@ pub use hash::partition_hash;
 pub use number::Number;
 pub use size::item_size;
 pub use storage::{item_to_storage, storage_text_to_wire};
-pub use storage_parse::item_from_storage_text;
 pub use value::{item_to_json, AttributeValue, Item};
 pub use wire::item_from_json;

@@ -45,7 +45,7 @@ impl StoredItem {
         if let Some(item) = self.parsed.get() {
             return Ok(item);
         }
-        let item = parse(&self.text)?;
+        let item = item_from_storage_text(&self.text)?;
         Ok(self.parsed.get_or_init(|| item))
     }
 
@@ -53,7 +53,7 @@ impl StoredItem {
     pub fn into_item(mut self) -> Result<Item, ApiError> {
         match self.parsed.take() {
             Some(item) => Ok(item),
-            None => parse(&self.text),
+            None => item_from_storage_text(&self.text),
         }
     }
 
@@ -74,10 +74,6 @@ impl StoredItem {
     pub fn wire_text(&self) -> Result<Cow<'_, str>, ApiError> {
         storage_text_to_wire(&self.text)
     }
-}
-
-fn parse(text: &str) -> Result<Item, ApiError> {
-    item_from_storage_text(text)
 }
 
 /// JSON text as a `jsonb` (or `json`/`text`) value, both ways: a column read as its text,
