@@ -6,9 +6,10 @@
 //! 3. For each operation (GetItem, PutItem, conditional UpdateItem, Query of 10 items, a 90/10
 //!    GetItem/PutItem mix) and each connection count, drives dynamo-pg with the HTTP load
 //!    generator in `load.rs` for a fixed time, then the same PostgreSQL with pgbench doing the
-//!    equivalent SQL for the same time.
-//! 4. Prints one table (throughput, latency, PostgreSQL-alone throughput, ratio), where the CPU
-//!    went, and the server's memory.
+//!    equivalent SQL for the same time, in alternating rounds (`BENCH_ROUNDS`).
+//! 4. Prints one table (throughput, latency, PostgreSQL-alone throughput, ratio, each round's
+//!    ratio, the target), where the CPU went, the server's memory, and which targets were
+//!    missed, if any.
 //!
 //! Operations the server does not serve yet are reported as `n/a`; any other error answer fails
 //! the benchmark. Everything runs on the same cores (nothing is pinned): the server, PostgreSQL
@@ -29,6 +30,9 @@
 //! - `BENCH_SCALE=1`: the scale mode (default 10,000,000 items, 16 connections).
 //! - `BENCH_ITEMS` (default 100,000), `BENCH_SECS` (default 5), `BENCH_CONNECTIONS` (default
 //!   `1,16,64`).
+//! - `BENCH_ROUNDS` (default 3, quick 1): each operation runs this many times on each side,
+//!   dynamo-pg and pgbench alternating; the table pools the rounds and shows each round's ratio.
+//!   On a small shared machine one 5 s run of either side moves 10-20% from the next.
 //! - `BENCH_SERVER_ARGS`: extra dynamo-pg flags, e.g. `--pool-size 16 --log-level warn`.
 //! - `BENCH_SERVER_BIN`: the dynamo-pg binary to measure (default: the one `cargo bench` built).
 //! - `BENCH_CLIENT_THREADS`: OS threads of the load generator (default 1, see `load.rs`).
@@ -58,6 +62,8 @@ struct Config {
     scale: bool,
     items: u64,
     secs: u64,
+    /// Runs of each operation on each side, alternating (see `run`).
+    rounds: usize,
     connections: Vec<usize>,
     server_args: Vec<String>,
     /// Needed by the comparison only, not by the scale mode.
@@ -100,6 +106,7 @@ impl Config {
             ));
         }
         let secs = number("BENCH_SECS", if quick { 2 } else { 5 })?.max(1);
+        let rounds = number("BENCH_ROUNDS", if quick { 1 } else { 3 })?.max(1) as usize;
         let connections = std::env::var("BENCH_CONNECTIONS")
             .unwrap_or_else(|_| if scale { "16" } else { "1,16,64" }.into())
             .split(',')
@@ -131,6 +138,7 @@ impl Config {
             scale,
             items,
             secs,
+            rounds,
             connections,
             server_args,
             pgbench,
@@ -213,6 +221,17 @@ impl Operation {
             Operation::Update => vec![(Script::Update, 1)],
             Operation::Query => vec![(Script::Query, 1)],
             Operation::Mix => vec![(Script::Get, 9), (Script::Put, 1)],
+        }
+    }
+
+    /// The lowest ratio to PostgreSQL alone this operation should reach: the targets set for a
+    /// 2-core machine where server, PostgreSQL and load generator share the cores (README,
+    /// Performance). The mix has none of its own.
+    fn target_ratio(self) -> Option<f64> {
+        match self {
+            Operation::Get | Operation::Update | Operation::Query => Some(0.5),
+            Operation::Put => Some(0.6),
+            Operation::Mix => None,
         }
     }
 
@@ -306,9 +325,36 @@ impl CpuShare {
 struct Row {
     op: Operation,
     connections: usize,
-    /// `None`: the server does not serve the operation yet.
-    dynamo: Option<(RunResult, CpuShare)>,
+    /// All rounds pooled; `None`: the server does not serve the operation yet.
+    dynamo: Option<Measurement>,
+    /// pgbench's transactions per second and CPU shares, averaged over the rounds.
     postgres: Option<(f64, CpuShare)>,
+    /// dynamo-pg's rate over pgbench's, per round (each pair ran back to back).
+    round_ratios: Vec<f64>,
+}
+
+/// pgbench's rounds as one: the mean rate, and CPU per transaction weighted by transactions
+/// (the rounds all last as long), the other and idle shares averaged.
+fn pool_pgbench(runs: &[(f64, CpuShare)]) -> Option<(f64, CpuShare)> {
+    if runs.is_empty() {
+        return None;
+    }
+    let n = runs.len() as f64;
+    let total_tps: f64 = runs.iter().map(|(tps, _)| tps).sum();
+    let per_tx = |f: fn(&CpuShare) -> f64| {
+        runs.iter().map(|(tps, c)| f(c) * tps).sum::<f64>() / total_tps.max(1e-9)
+    };
+    let mean = |f: fn(&CpuShare) -> f64| runs.iter().map(|(_, c)| f(c)).sum::<f64>() / n;
+    Some((
+        total_tps / n,
+        CpuShare {
+            server: per_tx(|c| c.server),
+            client: per_tx(|c| c.client),
+            postgres: per_tx(|c| c.postgres),
+            other_pct: mean(|c| c.other_pct),
+            idle_pct: mean(|c| c.idle_pct),
+        },
+    ))
 }
 
 /// Samples the server's RSS every 50 ms while alive and keeps the maximum.
@@ -408,9 +454,9 @@ async fn start(config: &Config, root: &std::path::Path) -> Result<(), String> {
         );
     } else {
         println!(
-            "dynamo-pg vs PostgreSQL alone: {} items of ~1 KB, {} s per run, connections {:?}, {cores} cores shared \
-             by server, PostgreSQL and client (nothing pinned)",
-            config.items, config.secs, config.connections
+            "dynamo-pg vs PostgreSQL alone: {} items of ~1 KB, {} rounds of {} s per side, connections {:?}, \
+             {cores} cores shared by server, PostgreSQL and client (nothing pinned)",
+            config.items, config.rounds, config.secs, config.connections
         );
     }
     let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -482,52 +528,65 @@ async fn run(config: &Config, root: &std::path::Path, bin: &std::path::Path) -> 
             supported &= probe(&mut conn, api_op, bodies.set(api_op)).await?;
         }
         for &connections in &config.connections {
-            let dynamo = if supported {
-                let Measurement {
-                    result,
-                    cpu: share,
-                    rss_peak: rss,
-                } = measure(&server, &bodies.plan(op), connections, duration)
-                    .await
-                    .map_err(|e| format!("{} at {connections} connections: {e}", op.label()))?;
-                rss_max = rss_max.max(rss);
-                if connections == 64 {
-                    rss_max_64 = rss_max_64.max(rss);
+            // Rounds alternate between dynamo-pg and pgbench, so that a slow spell of the
+            // machine weighs on both sides alike instead of on whichever ran during it.
+            let mut dynamo_runs = Vec::new();
+            let mut pg_runs = Vec::new();
+            for round in 1..=config.rounds {
+                let round_label = if config.rounds > 1 {
+                    format!(" (round {round} of {})", config.rounds)
+                } else {
+                    String::new()
+                };
+                if supported {
+                    let m = measure(&server, &bodies.plan(op), connections, duration)
+                        .await
+                        .map_err(|e| format!("{} at {connections} connections: {e}", op.label()))?;
+                    rss_max = rss_max.max(m.rss_peak);
+                    if connections == 64 {
+                        rss_max_64 = rss_max_64.max(m.rss_peak);
+                    }
+                    eprintln!(
+                        "  {:<40} {connections:>3} conns  dynamo-pg {:>9.0} req/s{round_label}",
+                        op.label(),
+                        m.result.rate()
+                    );
+                    dynamo_runs.push(m);
                 }
+                let before = server.cpu();
+                let pg = pgbench.run(&op.scripts(), connections, config.secs)?;
+                // pgbench's backends have exited; give the postmaster a moment to reap them,
+                // which is when their CPU time is added to its own.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let cpu = server.cpu().since(&before);
+                // The idle server and benchmark process count as "other" here.
+                let share = CpuShare::of(&cpu, 0, pg.client_cpu_us, pg.tps * config.secs as f64);
                 eprintln!(
-                    "  {:<40} {connections:>3} conns  dynamo-pg {:>9.0} req/s",
+                    "  {:<40} {connections:>3} conns  PostgreSQL {:>9.0} tx/s{round_label}",
                     op.label(),
-                    result.rate()
+                    pg.tps
                 );
-                Some((result, share))
-            } else {
-                None
-            };
-            let before = server.cpu();
-            let pg = pgbench.run(&op.scripts(), connections, config.secs)?;
-            // pgbench's backends have exited; give the postmaster a moment to reap them, which
-            // is when their CPU time is added to its own.
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let cpu = server.cpu().since(&before);
-            // The idle server and benchmark process count as "other" here.
-            let share = CpuShare::of(&cpu, 0, pg.client_cpu_us, pg.tps * config.secs as f64);
-            eprintln!(
-                "  {:<40} {connections:>3} conns  PostgreSQL {:>9.0} tx/s",
-                op.label(),
-                pg.tps
-            );
+                pg_runs.push((pg.tps, share));
+            }
+            let round_ratios = dynamo_runs
+                .iter()
+                .zip(&pg_runs)
+                .map(|(m, (tps, _))| m.result.rate() / tps)
+                .collect();
             rows.push(Row {
                 op,
                 connections,
-                dynamo,
-                postgres: Some((pg.tps, share)),
+                dynamo: (!dynamo_runs.is_empty()).then(|| Measurement::pool(dynamo_runs)),
+                postgres: pool_pgbench(&pg_runs),
+                round_ratios,
             });
         }
     }
     let rss_end_peak = server.peak_rss_kib();
     drop(server);
 
-    print_results(&rows);
+    let mut misses = Vec::new();
+    print_results(&rows, &mut misses);
     println!();
     let under_64 = if config.connections.contains(&64) {
         format!("{:.1} MiB peak under 64 connections, ", mib(rss_max_64))
@@ -542,6 +601,27 @@ async fn run(config: &Config, root: &std::path::Path, bin: &std::path::Path) -> 
         mib(rss_max),
         mib(rss_end_peak)
     );
+    if mib(rss_idle) >= 20.0 {
+        misses.push(format!(
+            "RSS idle after start {:.1} MiB ≥ 20 MiB",
+            mib(rss_idle)
+        ));
+    }
+    if config.connections.contains(&64) && mib(rss_max_64) >= 64.0 {
+        misses.push(format!(
+            "RSS under 64 connections {:.1} MiB ≥ 64 MiB",
+            mib(rss_max_64)
+        ));
+    }
+    println!();
+    if misses.is_empty() {
+        println!("targets (2 cores, README's Performance): all met");
+    } else {
+        println!("targets (2 cores, README's Performance) missed:");
+        for miss in &misses {
+            println!("- {miss}");
+        }
+    }
     Ok(())
 }
 
@@ -551,6 +631,49 @@ struct Measurement {
     cpu: CpuShare,
     /// The server's largest RSS seen during the run, in KiB.
     rss_peak: u64,
+}
+
+impl Measurement {
+    /// Several runs of one measurement as one: requests, time and latencies added up, CPU per
+    /// request weighted by requests, the other and idle shares by time.
+    fn pool(runs: Vec<Measurement>) -> Measurement {
+        let requests: u64 = runs.iter().map(|m| m.result.requests).sum();
+        let elapsed: Duration = runs.iter().map(|m| m.result.elapsed).sum();
+        let per_request = |f: fn(&CpuShare) -> f64| {
+            runs.iter()
+                .map(|m| f(&m.cpu) * m.result.requests as f64)
+                .sum::<f64>()
+                / requests.max(1) as f64
+        };
+        let per_time = |f: fn(&CpuShare) -> f64| {
+            runs.iter()
+                .map(|m| f(&m.cpu) * m.result.elapsed.as_secs_f64())
+                .sum::<f64>()
+                / elapsed.as_secs_f64().max(1e-9)
+        };
+        let cpu = CpuShare {
+            server: per_request(|c| c.server),
+            client: per_request(|c| c.client),
+            postgres: per_request(|c| c.postgres),
+            other_pct: per_time(|c| c.other_pct),
+            idle_pct: per_time(|c| c.idle_pct),
+        };
+        let rss_peak = runs.iter().map(|m| m.rss_peak).max().unwrap_or(0);
+        let mut latencies_us: Vec<u32> = runs
+            .into_iter()
+            .flat_map(|m| m.result.latencies_us)
+            .collect();
+        latencies_us.sort_unstable();
+        Measurement {
+            result: RunResult {
+                requests,
+                elapsed,
+                latencies_us,
+            },
+            cpu,
+            rss_peak,
+        }
+    }
 }
 
 /// Drives the server with `plan` over `connections` connections for `duration`, measuring
@@ -749,26 +872,67 @@ async fn prepare_postgres(server: &Server, items: u64) -> Result<i64, String> {
 }
 
 /// Prints the results as Markdown tables (ready for the README).
-fn print_results(rows: &[Row]) {
+fn print_results(rows: &[Row], misses: &mut Vec<String>) {
     println!();
-    println!("| operation | connections | dynamo-pg req/s | p50 ms | p99 ms | PostgreSQL alone tx/s | ratio |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| operation | connections | dynamo-pg req/s | p50 ms | p99 ms | PostgreSQL alone tx/s | ratio \
+         | ratio by round | target |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---|---|");
     for row in rows {
         let pg = row.postgres.as_ref().map(|(tps, _)| *tps);
-        let (rate, p50, p99, ratio) = match (&row.dynamo, pg) {
-            (Some((r, _)), pg) => (
-                format!("{:.0}", r.rate()),
-                format!("{:.2}", r.quantile_ms(0.50)),
-                format!("{:.2}", r.quantile_ms(0.99)),
-                pg.map_or("-".into(), |tps| format!("{:.2}", r.rate() / tps)),
+        let ratio = row
+            .dynamo
+            .as_ref()
+            .zip(pg)
+            .map(|(m, tps)| m.result.rate() / tps);
+        let (rate, p50, p99) = match &row.dynamo {
+            Some(m) => (
+                format!("{:.0}", m.result.rate()),
+                format!("{:.2}", m.result.quantile_ms(0.50)),
+                format!("{:.2}", m.result.quantile_ms(0.99)),
             ),
-            (None, _) => ("n/a".into(), "n/a".into(), "n/a".into(), "n/a".into()),
+            None => ("n/a".into(), "n/a".into(), "n/a".into()),
         };
+        let mut target = Vec::new();
+        if let Some(want) = row.op.target_ratio() {
+            let met = ratio.is_some_and(|r| r >= want);
+            target.push(format!(
+                "ratio ≥ {want} {}",
+                if met { "met" } else { "MISSED" }
+            ));
+            if !met {
+                misses.push(format!(
+                    "{} at {} connections: ratio {} < {want}",
+                    row.op.label(),
+                    row.connections,
+                    ratio.map_or("n/a".into(), |r| format!("{r:.2}"))
+                ));
+            }
+        }
+        if row.op == Operation::Get && row.connections == 16 {
+            let p99 = row.dynamo.as_ref().map(|m| m.result.quantile_ms(0.99));
+            let met = p99.is_some_and(|ms| ms < 2.0);
+            target.push(format!("p99 < 2 ms {}", if met { "met" } else { "MISSED" }));
+            if !met {
+                misses.push(format!(
+                    "GetItem at 16 connections: p99 {p99:.2?} ms ≥ 2 ms"
+                ));
+            }
+        }
+        let by_round: Vec<String> = row.round_ratios.iter().map(|r| format!("{r:.2}")).collect();
         println!(
-            "| {} | {} | {rate} | {p50} | {p99} | {} | {ratio} |",
+            "| {} | {} | {rate} | {p50} | {p99} | {} | {} | {} | {} |",
             row.op.label(),
             row.connections,
-            pg.map_or("-".into(), |t| format!("{t:.0}"))
+            pg.map_or("-".into(), |t| format!("{t:.0}")),
+            ratio.map_or("n/a".into(), |r| format!("{r:.2}")),
+            by_round.join(" "),
+            if target.is_empty() {
+                "-".into()
+            } else {
+                target.join(", ")
+            },
         );
     }
     println!();
@@ -781,8 +945,8 @@ fn print_results(rows: &[Row]) {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
-        let dynamo = match &row.dynamo {
-            Some((_, c)) => format!(
+        let dynamo = match row.dynamo.as_ref().map(|m| &m.cpu) {
+            Some(c) => format!(
                 "{:.0} | {:.0} | {:.0} | {:.0} | {:.0}",
                 c.server, c.postgres, c.client, c.other_pct, c.idle_pct
             ),

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use tokio_postgres::Client;
 
 use super::copy_load;
-use super::load::{Connection, Plan, RequestSet, RunResult};
+use super::load::{Connection, Plan, RequestSet};
 use super::server::{sql_error, Server};
 use super::{mib, wait_active, workload, Config, CpuShare, Measurement, RssWatch};
 
@@ -243,52 +243,11 @@ async fn measure_reads(
             rows.push(Row {
                 label: sets[0][op].0,
                 connections: config.connections[c],
-                tables: [pool(small), pool(large)],
+                tables: [Measurement::pool(small), Measurement::pool(large)],
             });
         }
     }
     Ok(rows)
-}
-
-/// Several runs of one measurement as one: requests, time and latencies added up, CPU per
-/// request weighted by requests, the other and idle shares by time.
-fn pool(runs: Vec<Measurement>) -> Measurement {
-    let requests: u64 = runs.iter().map(|m| m.result.requests).sum();
-    let elapsed: Duration = runs.iter().map(|m| m.result.elapsed).sum();
-    let per_request = |f: fn(&CpuShare) -> f64| {
-        runs.iter()
-            .map(|m| f(&m.cpu) * m.result.requests as f64)
-            .sum::<f64>()
-            / requests.max(1) as f64
-    };
-    let per_time = |f: fn(&CpuShare) -> f64| {
-        runs.iter()
-            .map(|m| f(&m.cpu) * m.result.elapsed.as_secs_f64())
-            .sum::<f64>()
-            / elapsed.as_secs_f64().max(1e-9)
-    };
-    let cpu = CpuShare {
-        server: per_request(|c| c.server),
-        client: per_request(|c| c.client),
-        postgres: per_request(|c| c.postgres),
-        other_pct: per_time(|c| c.other_pct),
-        idle_pct: per_time(|c| c.idle_pct),
-    };
-    let rss_peak = runs.iter().map(|m| m.rss_peak).max().unwrap_or(0);
-    let mut latencies_us: Vec<u32> = runs
-        .into_iter()
-        .flat_map(|m| m.result.latencies_us)
-        .collect();
-    latencies_us.sort_unstable();
-    Measurement {
-        result: RunResult {
-            requests,
-            elapsed,
-            latencies_us,
-        },
-        cpu,
-        rss_peak,
-    }
 }
 
 /// Reads a sample of the COPY-loaded items `0..items` of `table` back over HTTP: GetItem of
