@@ -28,6 +28,10 @@ pub struct Cli {
     /// Data folder of the embedded PostgreSQL [env: DYNAMO_PG_DATA_DIR] [default: ./dynamo-pg-data].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Buffer cache of the embedded PostgreSQL, in MB [env: DYNAMO_PG_SHARED_BUFFERS_MB]
+    /// [default: a quarter of memory, 128 to 8192]. Ignored with --database-url.
+    #[arg(long, value_name = "MB")]
+    pub shared_buffers_mb: Option<u64>,
     /// Connections in the PostgreSQL pool [env: DYNAMO_PG_POOL_SIZE] [default: 8].
     #[arg(long, value_name = "N")]
     pub pool_size: Option<usize>,
@@ -113,6 +117,11 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Where the embedded PostgreSQL keeps its files.
     pub data_dir: PathBuf,
+    /// The embedded PostgreSQL's `shared_buffers` in MB; `None` sizes it from the machine's
+    /// memory (`embedded_pg::shared_buffers_mb`). A table that nearly fills memory is better
+    /// served by a smaller cache that leaves the operating system room to cache it once.
+    #[serde(default)]
+    pub shared_buffers_mb: Option<u64>,
     /// Size of the request-path connection pool. Small pools with pipelining beat large ones.
     pub pool_size: usize,
     /// Request threads; `None` is one per core ([`Settings::worker_threads`]).
@@ -226,6 +235,7 @@ impl Settings {
                 "data_dir",
                 cli.data_dir.as_ref().map(|p| p.display().to_string()),
             )?
+            .set_override_option("shared_buffers_mb", cli.shared_buffers_mb)?
             .set_override_option("pool_size", cli.pool_size.map(|n| n as i64))?
             .set_override_option("worker_threads", cli.worker_threads.map(|n| n as i64))?
             .set_override_option("busy_poll_us", cli.busy_poll_us)?

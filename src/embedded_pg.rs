@@ -57,7 +57,11 @@ struct RunAs {
 
 impl EmbeddedPostgres {
     /// Initializes the data folder if needed, starts PostgreSQL and creates the database.
-    pub async fn start(data_dir: &Path) -> Result<EmbeddedPostgres, EmbeddedError> {
+    /// `shared_buffers_mb` overrides the buffer cache's size ([`shared_buffers_mb`]).
+    pub async fn start(
+        data_dir: &Path,
+        shared_buffers_mb: Option<u64>,
+    ) -> Result<EmbeddedPostgres, EmbeddedError> {
         let bindir = find_bindir().ok_or_else(|| {
             err(
                 "PostgreSQL server binaries (initdb, postgres) not found: install PostgreSQL \
@@ -90,6 +94,7 @@ impl EmbeddedPostgres {
             pgdata,
             socket_dir: socket_dir.clone(),
             run_as,
+            shared_buffers_mb: shared_buffers_mb.unwrap_or_else(self::shared_buffers_mb),
         };
         let child = spawn.spawn()?;
         wait_ready(&socket_dir, child.id()).await?;
@@ -169,6 +174,7 @@ struct SpawnSpec {
     pgdata: PathBuf,
     socket_dir: PathBuf,
     run_as: Option<RunAs>,
+    shared_buffers_mb: u64,
 }
 
 impl SpawnSpec {
@@ -182,7 +188,7 @@ impl SpawnSpec {
             .arg(PORT.to_string())
             .args(["-c", "listen_addresses=", "-c", "max_connections=200"])
             .arg("-c")
-            .arg(format!("shared_buffers={}MB", shared_buffers_mb()))
+            .arg(format!("shared_buffers={}MB", self.shared_buffers_mb))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log_file(&self.pgdata)?))

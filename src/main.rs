@@ -69,7 +69,9 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     };
     let embedded = match &settings.database_url {
         Some(_) => None,
-        None => Some(EmbeddedPostgres::start(&settings.data_dir).await?),
+        None => {
+            Some(EmbeddedPostgres::start(&settings.data_dir, settings.shared_buffers_mb).await?)
+        }
     };
     let url = settings
         .database_url

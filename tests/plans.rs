@@ -16,12 +16,27 @@ use dynamo_pg::storage::read::{range_sql, RangeRead, SortCondition};
 use tokio_postgres::types::ToSql;
 
 async fn pg() -> tokio_postgres::Client {
-    let (client, conn) =
-        tokio_postgres::connect(&support::pg_conninfo().await, tokio_postgres::NoTls)
-            .await
-            .unwrap();
+    connect(&support::pg_conninfo().await).await
+}
+
+async fn connect(conninfo: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(conn);
     client
+}
+
+/// The embedded PostgreSQL's buffer cache in MB, as it reports it.
+async fn shared_buffers_mb(db: &tokio_postgres::Client) -> u64 {
+    let row = db
+        .query_one(
+            "SELECT setting::int8 * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'",
+            &[],
+        )
+        .await
+        .unwrap();
+    row.get::<_, i64>(0) as u64
 }
 
 /// Creates the table through the API, then bulk-loads `rows` items straight into its relation
@@ -263,14 +278,23 @@ async fn the_embedded_postgresql_caches_a_quarter_of_memory() {
         sized == 128 || sized <= total_mb / 4,
         "{sized} MB of {total_mb} MB"
     );
-    let db = pg().await;
-    let row = db
-        .query_one(
-            "SELECT setting::int8 * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'",
-            &[],
-        )
+    assert_eq!(shared_buffers_mb(&pg().await).await, sized);
+}
+
+/// `--shared-buffers-mb` sizes the cache instead: a table that nearly fills memory is served
+/// better by a smaller one that leaves the operating system room to cache it (README, At scale).
+#[tokio::test]
+async fn the_buffer_cache_size_can_be_set() {
+    if std::env::var("DYNAMO_PG_TEST_DATABASE_URL").is_ok() {
+        eprintln!("skipped: the tests run against an external PostgreSQL");
+        return;
+    }
+    let (endpoint, conninfo) = support::start_embedded_server_with(&["--shared-buffers-mb", "144"]);
+    let client = support::client_for(&endpoint, "AKIDTEST", "secret");
+    client
+        .list_tables()
+        .send()
         .await
-        .unwrap();
-    let mb: i64 = row.get(0);
-    assert_eq!(mb as u64, sized);
+        .expect("the server answers");
+    assert_eq!(shared_buffers_mb(&connect(&conninfo).await).await, 144);
 }

@@ -100,6 +100,7 @@ pub async fn run(config: &Config, root: &Path, bin: &Path) -> Result<(), String>
         items as f64 / copy_secs,
         bytes as f64 / 1e9
     );
+    println!("{}", prewarm(&client, &large_def.pg_table).await?);
     let mut conn = Connection::open(server.addr).await?;
     let (gets, queries) = check_sample(&mut conn, LARGE_TABLE, items).await?;
     drop(conn);
@@ -167,6 +168,39 @@ async fn settle(client: &Client, table: &str) -> Result<(), String> {
         client.batch_execute(&sql).await.map_err(sql_error)?;
     }
     Ok(())
+}
+
+/// Reads the large table and its primary key once, in file order, into the operating
+/// system's cache (pg_prewarm's `read` mode), so that the rounds measure a server that has run
+/// for a while instead of one warming up: random GetItems would take many minutes to pull 17
+/// GB in a page at a time. Whether it all stays cached is up to the memory left beside
+/// PostgreSQL's own buffer cache (README, At scale). Without the pg_prewarm extension the
+/// rounds start cold, and the line printed says so.
+async fn prewarm(client: &Client, table: &str) -> Result<String, String> {
+    if let Err(e) = client
+        .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        .await
+    {
+        return Ok(format!(
+            "not prewarmed (pg_prewarm: {e}): the rounds start from a cold cache"
+        ));
+    }
+    let started = Instant::now();
+    let blocks: i64 = client
+        .query_one(
+            "SELECT pg_prewarm($1::text::regclass, 'read') + (SELECT sum(pg_prewarm(indexrelid, 'read')) \
+             FROM pg_index WHERE indrelid = $1::text::regclass)::int8",
+            &[&table],
+        )
+        .await
+        .map_err(sql_error)?
+        .get(0);
+    let secs = started.elapsed().as_secs_f64();
+    Ok(format!(
+        "read the large table and its primary key into the operating system's cache: {:.1} GB in \
+         {secs:.0} s",
+        blocks as f64 * 8192.0 / 1e9
+    ))
 }
 
 /// One operation at one connection count, on the small and on the large table.

@@ -15,7 +15,7 @@ static ENDPOINT: OnceLock<String> = OnceLock::new();
 
 /// The base URL of the shared test server, starting it on first use.
 pub async fn endpoint() -> String {
-    ENDPOINT.get_or_init(|| start_server(&[])).clone()
+    ENDPOINT.get_or_init(|| start_server(&[]).0).clone()
 }
 
 /// A tokio-postgres connection string for the shared test server's PostgreSQL (its embedded
@@ -25,17 +25,35 @@ pub async fn pg_conninfo() -> String {
     if let Ok(url) = std::env::var("DYNAMO_PG_TEST_DATABASE_URL") {
         return url;
     }
-    let dir = std::env::temp_dir().join(format!("dynamo-pg-test-{}-0", std::process::id()));
-    format!(
-        "host={} port=5432 user=dynamo_pg dbname=dynamo_pg",
-        dir.display()
-    )
+    embedded_conninfo(&data_dir(0))
 }
 
 /// Starts another server, with extra command-line arguments, for tests that need a different
 /// configuration (credentials, say). It lives until the test process ends.
 pub fn start_server_with(args: &[&str]) -> String {
-    start_server(args)
+    start_server(args).0
+}
+
+/// [`start_server_with`], also giving a connection string for the new server's own embedded
+/// PostgreSQL, for tests of how it is started (not meaningful with
+/// `DYNAMO_PG_TEST_DATABASE_URL`, which every server shares).
+pub fn start_embedded_server_with(args: &[&str]) -> (String, String) {
+    let (endpoint, dir) = start_server(args);
+    (endpoint, embedded_conninfo(&dir))
+}
+
+/// The data folder of this process's `n`th server.
+fn data_dir(n: usize) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("dynamo-pg-test-{}-{n}", std::process::id()))
+}
+
+/// A connection string for the embedded PostgreSQL in `data_dir` (it listens on a Unix socket
+/// there).
+fn embedded_conninfo(data_dir: &std::path::Path) -> String {
+    format!(
+        "host={} port=5432 user=dynamo_pg dbname=dynamo_pg",
+        data_dir.display()
+    )
 }
 
 /// A Rust SDK client for `endpoint` signing with the given keys.
@@ -166,7 +184,7 @@ pub fn table_name(prefix: &str) -> String {
 
 /// Starts the server on a dedicated thread that lives as long as the test process: the child
 /// gets SIGTERM (and stops its PostgreSQL cleanly) when that thread, i.e. the process, ends.
-fn start_server(extra_args: &[&str]) -> String {
+fn start_server(extra_args: &[&str]) -> (String, std::path::PathBuf) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static SERVERS: AtomicUsize = AtomicUsize::new(0);
     let n = SERVERS.fetch_add(1, Ordering::Relaxed);
@@ -175,9 +193,9 @@ fn start_server(extra_args: &[&str]) -> String {
     }
     let extra: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
     let (tx, rx) = mpsc::channel();
+    let data_dir = data_dir(n);
+    let dir = data_dir.clone();
     std::thread::spawn(move || {
-        let data_dir =
-            std::env::temp_dir().join(format!("dynamo-pg-test-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dynamo-pg"));
         cmd.args([
@@ -233,9 +251,11 @@ fn start_server(extra_args: &[&str]) -> String {
             std::thread::park();
         }
     });
-    rx.recv()
+    let endpoint = rx
+        .recv()
         .expect("server thread")
-        .expect("dynamo-pg did not start")
+        .expect("dynamo-pg did not start");
+    (endpoint, dir)
 }
 
 /// Removes the data folders that earlier test processes left in the temporary folder.
