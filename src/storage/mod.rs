@@ -207,16 +207,26 @@ impl Storage {
     }
 }
 
-/// The settings of request-path connections: the URL's, plus generic plans for every prepared
-/// statement. Every request statement is a lookup or range scan on a key whose best plan does
-/// not depend on the values, but PostgreSQL's default (`auto`) keeps planning some of them
-/// afresh on every execution, e.g. the `unnest` join that reads a batch of keys, because its
-/// custom plans look no dearer than the generic one; that planning was most of PostgreSQL's
-/// CPU per batched GetItem (perf: copyObject, expression_tree_walker, catalog lookups).
+/// Settings of request-path connections beyond the URL's (PostgreSQL's `options`).
+///
+/// - `plan_cache_mode=force_generic_plan`: every request statement is a lookup or range scan on
+///   a key whose best plan does not depend on the values, but PostgreSQL's default (`auto`)
+///   keeps planning some of them afresh on every execution, e.g. the `unnest` join that reads a
+///   batch of keys, because its custom plans look no dearer than the generic one; that planning
+///   was most of PostgreSQL's CPU per batched GetItem (perf: copyObject,
+///   expression_tree_walker, catalog lookups).
+/// - `jit=off`: PostgreSQL compiles a statement with LLVM when its estimated cost is high, and
+///   does so again on every execution. A Scan's 500-row chunk of a 10-million-item table
+///   crossed that line: 80% of PostgreSQL's CPU went to LLVM and the Scan read 6,000 items/s
+///   instead of 20,000 or more. Our statements touch a few hundred rows at most; compiling never
+///   pays for itself.
+const REQUEST_PATH_OPTIONS: &str = "-c plan_cache_mode=force_generic_plan -c jit=off";
+
+/// The URL's settings with [`REQUEST_PATH_OPTIONS`] added after any `options` it gives.
 fn request_path_config(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
     let options = match config.get_options() {
-        Some(given) => format!("{given} -c plan_cache_mode=force_generic_plan"),
-        None => "-c plan_cache_mode=force_generic_plan".to_string(),
+        Some(given) => format!("{given} {REQUEST_PATH_OPTIONS}"),
+        None => REQUEST_PATH_OPTIONS.to_string(),
     };
     config.options(&options);
     config
