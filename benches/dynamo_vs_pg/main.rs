@@ -22,7 +22,9 @@
 //! proved equal to what PutItem stores), measures both in alternating rounds, then scans the
 //! large table over HTTP while watching the server's RSS; pgbench is not run. See `scale.rs`.
 //! At 10 million items it needs some 17 GB of disk in the temporary folder (removed at the end,
-//! also on Ctrl-C) and about 12 minutes on 2 cores.
+//! also on Ctrl-C) and about 9 minutes on 2 cores. The table is read into PostgreSQL's buffer
+//! cache first when it fits: give it room with `BENCH_SERVER_ARGS="--shared-buffers-mb 18432"`
+//! on a machine of 24 GB (README, At scale, says why the OS cache is not enough).
 //!
 //! Settings (environment):
 //! - `BENCH_QUICK=1`: 10,000 items and 2 s runs, for trying it out (with `BENCH_SCALE=1`:
