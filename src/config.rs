@@ -118,8 +118,9 @@ pub struct Settings {
     /// Where the embedded PostgreSQL keeps its files.
     pub data_dir: PathBuf,
     /// The embedded PostgreSQL's `shared_buffers` in MB; `None` sizes it from the machine's
-    /// memory (`embedded_pg::shared_buffers_mb`). A table that nearly fills memory is better
-    /// served by a smaller cache that leaves the operating system room to cache it once.
+    /// memory (`embedded_pg::shared_buffers_mb`). Larger holds a big table in PostgreSQL's own
+    /// cache, the only one it can count on where the kernel drops page cache by itself (README,
+    /// At scale); smaller leaves memory to other processes.
     #[serde(default)]
     pub shared_buffers_mb: Option<u64>,
     /// Size of the request-path connection pool. Small pools with pipelining beat large ones.

@@ -281,8 +281,8 @@ async fn the_embedded_postgresql_caches_a_quarter_of_memory() {
     assert_eq!(shared_buffers_mb(&pg().await).await, sized);
 }
 
-/// `--shared-buffers-mb` sizes the cache instead: a table that nearly fills memory is served
-/// better by a smaller one that leaves the operating system room to cache it (README, At scale).
+/// `--shared-buffers-mb` sizes the cache instead: the 10-million-item scale run needs most of
+/// the memory there, since this machine's kernel drops page cache by itself (README, At scale).
 #[tokio::test]
 async fn the_buffer_cache_size_can_be_set() {
     if std::env::var("DYNAMO_PG_TEST_DATABASE_URL").is_ok() {
