@@ -15,7 +15,7 @@ static ENDPOINT: OnceLock<String> = OnceLock::new();
 
 /// The base URL of the shared test server, starting it on first use.
 pub async fn endpoint() -> String {
-    ENDPOINT.get_or_init(|| start_server(&[]).0).clone()
+    ENDPOINT.get_or_init(|| start_server(0, &[]).0).clone()
 }
 
 /// A tokio-postgres connection string for the shared test server's PostgreSQL (its embedded
@@ -31,15 +31,22 @@ pub async fn pg_conninfo() -> String {
 /// Starts another server, with extra command-line arguments, for tests that need a different
 /// configuration (credentials, say). It lives until the test process ends.
 pub fn start_server_with(args: &[&str]) -> String {
-    start_server(args).0
+    start_server(next_server(), args).0
 }
 
 /// [`start_server_with`], also giving a connection string for the new server's own embedded
 /// PostgreSQL, for tests of how it is started (not meaningful with
 /// `DYNAMO_PG_TEST_DATABASE_URL`, which every server shares).
 pub fn start_embedded_server_with(args: &[&str]) -> (String, String) {
-    let (endpoint, dir) = start_server(args);
+    let (endpoint, dir) = start_server(next_server(), args);
     (endpoint, embedded_conninfo(&dir))
+}
+
+/// A number for another server (its data folder's): 0 is the shared one's, whenever it starts.
+fn next_server() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SERVERS: AtomicUsize = AtomicUsize::new(1);
+    SERVERS.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The data folder of this process's `n`th server.
@@ -182,15 +189,13 @@ pub fn table_name(prefix: &str) -> String {
     )
 }
 
-/// Starts the server on a dedicated thread that lives as long as the test process: the child
-/// gets SIGTERM (and stops its PostgreSQL cleanly) when that thread, i.e. the process, ends.
-fn start_server(extra_args: &[&str]) -> (String, std::path::PathBuf) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static SERVERS: AtomicUsize = AtomicUsize::new(0);
-    let n = SERVERS.fetch_add(1, Ordering::Relaxed);
-    if n == 0 {
-        remove_stale_data_dirs();
-    }
+/// Starts server number `n` (its data folder is [`data_dir`]`(n)`) on a dedicated thread that
+/// lives as long as the test process: the child gets SIGTERM (and stops its PostgreSQL
+/// cleanly) when that thread, i.e. the process, ends. The first call of a process first
+/// removes what earlier ones left behind.
+fn start_server(n: usize, extra_args: &[&str]) -> (String, std::path::PathBuf) {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(remove_stale_data_dirs);
     let extra: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
     let (tx, rx) = mpsc::channel();
     let data_dir = data_dir(n);
@@ -262,7 +267,7 @@ fn start_server(extra_args: &[&str]) -> (String, std::path::PathBuf) {
 ///
 /// A test process cannot clean up after itself: it ends when its last test does, and its
 /// servers (which get SIGTERM then, see [`start_server`]) stop their PostgreSQL after it is gone.
-/// So each run removes the folders of processes that are no longer running and whose
+/// So each process removes the folders of processes that are no longer running and whose
 /// PostgreSQL has stopped (it removes `postmaster.pid` when it shuts down; a crashed one leaves
 /// the file naming a process that is gone). Without this every run left 50-300 MB behind.
 fn remove_stale_data_dirs() {
