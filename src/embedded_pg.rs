@@ -57,10 +57,11 @@ struct RunAs {
 
 impl EmbeddedPostgres {
     /// Initializes the data folder if needed, starts PostgreSQL and creates the database.
-    /// `shared_buffers_mb` overrides the buffer cache's size ([`shared_buffers_mb`]).
+    /// `buffer_cache_mb`, if given, replaces the buffer cache's size from
+    /// [`shared_buffers_mb`].
     pub async fn start(
         data_dir: &Path,
-        shared_buffers_mb: Option<u64>,
+        buffer_cache_mb: Option<u64>,
     ) -> Result<EmbeddedPostgres, EmbeddedError> {
         let bindir = find_bindir().ok_or_else(|| {
             err(
@@ -94,7 +95,7 @@ impl EmbeddedPostgres {
             pgdata,
             socket_dir: socket_dir.clone(),
             run_as,
-            shared_buffers_mb: shared_buffers_mb.unwrap_or_else(self::shared_buffers_mb),
+            shared_buffers_mb: buffer_cache_mb.unwrap_or_else(shared_buffers_mb),
         };
         let child = spawn.spawn()?;
         wait_ready(&socket_dir, child.id()).await?;

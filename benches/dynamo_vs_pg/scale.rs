@@ -100,7 +100,7 @@ pub async fn run(config: &Config, root: &Path, bin: &Path) -> Result<(), String>
         items as f64 / copy_secs,
         bytes as f64 / 1e9
     );
-    println!("{}", prewarm(&client, &large_def.pg_table).await?);
+    println!("{}", prewarm(&client, &large_def.pg_table, bytes).await?);
     let mut conn = Connection::open(server.addr).await?;
     let (gets, queries) = check_sample(&mut conn, LARGE_TABLE, items).await?;
     drop(conn);
@@ -175,8 +175,9 @@ async fn settle(client: &Client, table: &str) -> Result<(), String> {
 /// many minutes to pull 17 GB in a page at a time. They go into PostgreSQL's buffer cache when
 /// they fit in it (pg_prewarm's `buffer` mode), else into the operating system's cache (`read`
 /// mode), where they stay only as long as the kernel keeps them (README, At scale). Without the
-/// pg_prewarm extension the rounds start cold, and the line printed says so.
-async fn prewarm(client: &Client, table: &str) -> Result<String, String> {
+/// pg_prewarm extension the rounds start cold, and the line printed says so. `relation_bytes`:
+/// the table's size with its index.
+async fn prewarm(client: &Client, table: &str, relation_bytes: i64) -> Result<String, String> {
     if let Err(e) = client
         .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
         .await
@@ -185,15 +186,14 @@ async fn prewarm(client: &Client, table: &str) -> Result<String, String> {
             "not prewarmed (pg_prewarm: {e}): the rounds start from a cold cache"
         ));
     }
-    let sizes = client
+    let cache_bytes: i64 = client
         .query_one(
-            "SELECT pg_total_relation_size($1::text::regclass), \
-             (SELECT setting::int8 * 8192 FROM pg_settings WHERE name = 'shared_buffers')",
-            &[&table],
+            "SELECT setting::int8 * 8192 FROM pg_settings WHERE name = 'shared_buffers'",
+            &[],
         )
         .await
-        .map_err(sql_error)?;
-    let (relation_bytes, cache_bytes): (i64, i64) = (sizes.get(0), sizes.get(1));
+        .map_err(sql_error)?
+        .get(0);
     // Leave a tenth of the buffer cache for everything else it holds.
     let (mode, cache) = if relation_bytes < cache_bytes / 10 * 9 {
         ("buffer", "PostgreSQL's buffer cache")
